@@ -1,0 +1,1 @@
+"""The digest pipeline: select -> render -> outbox -> send."""

@@ -1,0 +1,69 @@
+"""The digest pipeline's part of the config: `digests`, `recipients`, `smtp`."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+from typing import Annotated, Literal
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema
+
+from sources.fields import TimeZone
+
+Locale = Literal["nl", "en"]
+Frequency = Literal["daily", "weekly", "off"]
+
+
+def _check_cron(value: str) -> str:
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as e:
+        raise ValueError(f"invalid cron expression {value!r}: {e}") from None
+    return value
+
+
+Cron = Annotated[
+    str,
+    AfterValidator(_check_cron),
+    WithJsonSchema({"type": "string", "description": "minute hour day month weekday", "examples": ["30 8 * * 1-5"]}),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DigestConfig(_Strict):
+    name: str = Field(min_length=1, description="Unique among digests; used in logs, URLs and the CLI")
+    schedule: Cron = Field("30 8 * * 1-5", description="Cron, in the intranet's time zone (default weekdays 08:30)")
+    sources: list[str] = Field(default_factory=list, description="Names of sources to include (empty: all)")
+    tags: list[str] = Field(default_factory=list, description="Only items with one of these tags (empty: any)")
+    audience: list[str] = Field(default_factory=list, description="Only recipients in one of these groups (empty: all)")
+    max_items: int = Field(15, ge=1, le=200, description="Items listed; the rest as 'and N more on the intranet'")
+    skip_empty: bool = Field(True, description="Send nothing when a recipient has no new items")
+
+
+class RecipientConfig(_Strict):
+    email: EmailStr = Field(description="Address the digest goes to")
+    name: str = Field("", description="Name used in the greeting")
+    locale: Locale | None = Field(None, description="nl or en (default: the intranet's)")
+    timezone: TimeZone | None = Field(None, description="IANA time zone (default: the intranet's)")
+    groups: list[str] = Field(default_factory=list, description="Groups, for audience filtering")
+    frequency: Frequency = Field("daily", description="daily, weekly or off; employees can change it")
+
+
+class RecipientsConfig(_Strict):
+    file: Path | None = Field(None, description="CSV with a header row: email,name,locale,timezone,groups,frequency")
+    list: builtins.list[RecipientConfig] = Field(default_factory=list, description="Recipients written in the config")
+
+
+class SmtpConfig(_Strict):
+    host: str = Field(min_length=1, description="SMTP server")
+    port: int = Field(587, ge=1, le=65535, description="587 with STARTTLS, 465 with implicit TLS")
+    starttls: bool = Field(True, description="Upgrade the connection with STARTTLS")
+    tls: bool = Field(False, description="Implicit TLS (port 465)")
+    username: str | None = Field(None, description="Login; use ${SMTP_USER}")
+    password: str | None = Field(None, description="Password; use ${SMTP_PASSWORD}, never a literal")
+    sender: EmailStr | None = Field(None, description="From address (default: digest@ the intranet's host)")
+    timeout: float = Field(30.0, gt=0, description="Seconds per SMTP command")

@@ -1,0 +1,3 @@
+"""intracast: the composition root (config, store, scheduler, web app, CLI)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The screens pipeline: playlist -> slides -> player page -> live updates."""

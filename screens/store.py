@@ -1,0 +1,34 @@
+"""What the screens pipeline needs stored, as a protocol the daemon's store implements.
+
+Datetimes are UTC-aware. Items come back newest first and never expired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sources.item import Item
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    screen: str
+    at: datetime
+    width: int | None = None
+    height: int | None = None
+    slide: str | None = None
+    user_agent: str | None = None
+
+
+class PlaylistStore(Protocol):
+    async def list_items(
+        self, sources: list[str], tags: list[str], now: datetime, limit: int
+    ) -> list[Item]:
+        """Unexpired items from any of `sources` or carrying any of `tags` (both empty: all)."""
+        ...
+
+    async def record_heartbeat(self, beat: Heartbeat) -> None: ...
+
+    async def last_heartbeats(self) -> dict[str, Heartbeat]: ...
