@@ -48,7 +48,6 @@ class _Post:
     expires_days: int | None = None
 
 
-_EVENT_DAYS = 7
 _POSTS = (
     _Post(
         "canteen", 0, time(7, 45),
@@ -116,7 +115,7 @@ class DemoSource:
         lang = self.options.language
         day = today + timedelta(days=post.day)
         published = datetime.combine(day, post.at, tz)
-        event_at = datetime.combine(today + timedelta(days=_EVENT_DAYS), time(16, 0), tz)
+        event_at = datetime.combine(_friday_next_week(today), time(16, 0), tz)
         when = format_datetime(event_at, "EEEE d MMMM, HH:mm", locale=lang)
         summary = post.summary[lang].format(when=when[:1].upper() + when[1:])
         base = str(self.options.intranet).rstrip("/")
@@ -137,3 +136,7 @@ class DemoSource:
             pinned=post.pinned,
             expires=expires,
         )
+
+
+def _friday_next_week(today: date) -> date:
+    return today + timedelta(days=7 - today.weekday() + 4)
