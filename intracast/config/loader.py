@@ -28,7 +28,7 @@ class LoadedConfig:
         return self.path.resolve().parent
 
     def resolve(self, path: Path) -> Path:
-        return path if path.is_absolute() else self.base_dir / path
+        return (self.base_dir / path).resolve()
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfig:

@@ -1,0 +1,3 @@
+from intracast.cli import main
+
+main()

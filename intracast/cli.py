@@ -1,0 +1,151 @@
+"""The `intracast` command: run | check | fetch | schema | migrate.
+
+The config comes from `-c PATH`, else `$INTRACAST_CONFIG`, else
+`config/intracast.yaml`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from intracast import __version__
+from intracast.config import ConfigError, LoadedConfig, config_model, load_config
+from intracast.logs import configure_logging
+from intracast.store import StoreError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="intracast")
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), envvar="INTRACAST_CONFIG",
+              default=Path("config/intracast.yaml"), show_default=True, help="Config file ($INTRACAST_CONFIG).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def main(ctx: click.Context, config_path: Path, log_level: str, log_format: str) -> None:
+    """intracast: intranet items by email digest and on office screens."""
+    configure_logging(log_level, log_format)  # type: ignore[arg-type]
+    ctx.obj = config_path
+
+
+def _load(ctx: click.Context) -> LoadedConfig:
+    try:
+        loaded = load_config(ctx.obj)
+    except ConfigError as e:
+        for problem in e.problems:
+            click.echo(str(problem), err=True)
+        errors = sum(p.severity == "error" for p in e.problems)
+        click.echo(f"{ctx.obj}: {errors} problem(s); nothing was started", err=True)
+        sys.exit(1)
+    for warning in loaded.warnings:
+        click.echo(str(warning), err=True)
+    return loaded
+
+
+@main.command()
+@click.option("--listen", metavar="HOST:PORT", help="Override server.listen (port 0: any free port).")
+@click.pass_context
+def run(ctx: click.Context, listen: str | None) -> None:
+    """Run the daemon: scheduler and web server, until SIGTERM or Ctrl+C."""
+    from intracast.daemon import run_daemon
+
+    loaded = _load(ctx)
+    _store_guard(lambda: run_daemon(loaded, listen=listen, out=lambda text: click.echo(text)))
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate the config: one line per problem (FILE:LINE:COL: key.path: message)."""
+    try:
+        loaded = load_config(ctx.obj)
+    except ConfigError as e:
+        for problem in e.problems:
+            click.echo(str(problem))
+        sys.exit(1)
+    for warning in loaded.warnings:
+        click.echo(str(warning))
+    click.echo(f"{ctx.obj}: OK ({_summary(loaded)})")
+
+
+def _summary(loaded: LoadedConfig) -> str:
+    config = loaded.config
+    counts = {
+        "source": len(config.sources),
+        "digest": len(config.digests),
+        "recipient": len(config.recipients.list),
+        "screen": len(config.screens),
+        "playlist": len(config.playlists),
+    }
+    text = ", ".join(f"{n} {noun}{'' if n == 1 else 's'}" for noun, n in counts.items())
+    if config.recipients.file:
+        text += f" (+ {config.recipients.file})"
+    if loaded.warnings:
+        text += f"; {len(loaded.warnings)} warning(s)"
+    return text
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per item per line.")
+@click.pass_context
+def fetch(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
+    """Fetch sources once (all, or those named) and store their items."""
+    from intracast.fetch import fetch_once
+
+    loaded = _load(ctx)
+    known = [s.name for s in loaded.config.sources]
+    unknown = [name for name in sources if name not in known]
+    if unknown:
+        raise click.BadParameter(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    outcomes = _store_guard(lambda: fetch_once(loaded, list(sources) or known))
+    for outcome in outcomes:
+        if outcome.error:
+            click.echo(f"{outcome.source}: failed: {outcome.error}", err=True)
+        elif as_json:
+            for item in outcome.items:
+                click.echo(json.dumps(item.as_json(), ensure_ascii=False))
+        else:
+            click.echo(f"{outcome.source}: {len(outcome.items)} items, {outcome.new} new, {outcome.updated} updated")
+    sys.exit(1 if any(outcome.error for outcome in outcomes) else 0)
+
+
+@main.command()
+def schema() -> None:
+    """Print the config's JSON Schema (for editors' YAML autocompletion)."""
+    click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
+def json_schema() -> dict[str, object]:
+    schema = config_model().model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "intracast config"}
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Create or upgrade the database schema to this version's."""
+    from intracast.store import open_store
+
+    loaded = _load(ctx)
+
+    async def upgrade() -> str:
+        async with open_store(loaded.config.storage.url, loaded.base_dir, migrate=True) as store:
+            return await store.schema_revision()
+
+    revision = _store_guard(upgrade)
+    click.echo(f"database is at schema revision {revision}")
+
+
+def _store_guard(run):  # type: ignore[no-untyped-def]
+    """Run a coroutine; a store problem (too new, unreachable) is one clear line, not a traceback."""
+    try:
+        return asyncio.run(run())
+    except StoreError as e:
+        click.echo(f"intracast: {e}", err=True)
+        sys.exit(1)

@@ -1,0 +1,40 @@
+"""Prometheus metrics, every one named `intracast_...`, in a registry per daemon.
+
+A registry per instance (not prometheus-client's global one) keeps tests and
+several daemons in one process from sharing counters.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from intracast import __version__
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        Gauge("intracast_info", "Running version", ["version"], registry=r).labels(__version__).set(1)
+        Gauge("intracast_start_time_seconds", "When the daemon started (Unix time)", registry=r).set(time.time())
+        self.config_loaded = Gauge(
+            "intracast_config_loaded_timestamp_seconds", "When the running config was loaded", registry=r
+        )
+        self.job_runs = Counter("intracast_job_runs_total", "Scheduled job runs", ["job", "outcome"], registry=r)
+        self.source_fetches = Counter(
+            "intracast_source_fetches_total", "Source fetches", ["source", "outcome"], registry=r
+        )
+        self.source_items = Counter(
+            "intracast_source_items_total", "Items stored by fetches", ["source", "change"], registry=r
+        )
+        self.source_fetch_seconds = Histogram(
+            "intracast_source_fetch_seconds", "Time to fetch and store a source", ["source"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,131 @@
+"""Items: upserted from sources, listed for screens and digests.
+
+An item is identified by (source, guid); its content hash (`Item.content_hash`)
+tells an update from a re-fetch of the same thing. `last_seen` moves on every
+fetch that still carries the item. The scheduler fetches a source once at a
+time; should two upserts of the same new item race anyway, UNIQUE(source,
+guid) makes the second fail with `StoreError` instead of storing it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from intracast.store.base import StoreBase
+from intracast.store.schema import items as item_table
+from sources.item import Item
+
+ITEM_FIELDS = tuple(f.name for f in fields(Item))
+ITEM_COLUMNS = tuple(item_table.c[name] for name in ITEM_FIELDS)
+# Items without a publication date sort by when we first saw them.
+NEWEST_FIRST = (func.coalesce(item_table.c.published, item_table.c.first_seen).desc(), item_table.c.id.desc())
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class ItemsMixin(StoreBase):
+    async def upsert_items(self, items: Sequence[Item], now: datetime) -> UpsertResult:
+        """Insert new items, update changed ones, mark all as seen at `now`; one transaction.
+
+        A guid repeated within the batch counts once, and its last occurrence wins.
+        """
+        by_key = {(item.source, item.guid): item for item in items}
+        if not by_key:
+            return UpsertResult()
+        async with self._begin() as conn:
+            existing = await _existing_hashes(conn, by_key)
+            new = [item for key, item in by_key.items() if key not in existing]
+            known = [(existing[key], item) for key, item in by_key.items() if key in existing]
+            changed = [(id_, item) for (id_, hash_), item in known if hash_ != item.content_hash()]
+            unchanged = [id_ for (id_, hash_), item in known if hash_ == item.content_hash()]
+            if new:
+                rows = [_values(item) | {"first_seen": now, "last_seen": now} for item in new]
+                await conn.execute(insert(item_table), rows)
+            if changed:
+                rows = [_values(item) | {"row_id": id_, "last_seen": now} for id_, item in changed]
+                await conn.execute(update(item_table).where(item_table.c.id == bindparam("row_id")), rows)
+            if unchanged:
+                await conn.execute(
+                    update(item_table).where(item_table.c.id.in_(unchanged)).values(last_seen=now)
+                )
+        return UpsertResult(new=len(new), updated=len(changed), unchanged=len(unchanged))
+
+    async def item_id(self, source: str, guid: str) -> int | None:
+        async with self._begin() as conn:
+            query = select(item_table.c.id).where(item_table.c.source == source, item_table.c.guid == guid)
+            return await conn.scalar(query)
+
+    async def get_items(self, source: str | None = None, limit: int = 100) -> list[Item]:
+        """Items newest first, expired ones included, of one source or all."""
+        query = select(*ITEM_COLUMNS).order_by(*NEWEST_FIRST).limit(limit)
+        if source is not None:
+            query = query.where(item_table.c.source == source)
+        async with self._begin() as conn:
+            return [_item(row) for row in await conn.execute(query)]
+
+    async def list_items(self, sources: list[str], tags: list[str], now: datetime, limit: int) -> list[Item]:
+        """Unexpired items from any of `sources` or carrying any of `tags` (both empty: all)."""
+        unexpired = or_(item_table.c.expires.is_(None), item_table.c.expires > now)
+        query = select(*ITEM_COLUMNS).where(unexpired).order_by(*NEWEST_FIRST)
+        async with self._begin() as conn:
+            if not tags:
+                if sources:
+                    query = query.where(item_table.c.source.in_(sources))
+                return [_item(row) for row in await conn.execute(query.limit(limit))]
+            ids = await _matching_ids(conn, unexpired, set(sources), set(tags), limit)
+            return [_item(row) for row in await conn.execute(query.where(item_table.c.id.in_(ids)))]
+
+
+async def _existing_hashes(
+    conn: AsyncConnection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, str]]:
+    """(source, guid) -> (id, content_hash) for the keys already stored."""
+    query = select(item_table.c.source, item_table.c.guid, item_table.c.id, item_table.c.content_hash).where(
+        tuple_(item_table.c.source, item_table.c.guid).in_(list(keys))
+    )
+    return {(row.source, row.guid): (row.id, row.content_hash) for row in await conn.execute(query)}
+
+
+async def _matching_ids(
+    conn: AsyncConnection, unexpired: Any, sources: set[str], tags: set[str], limit: int
+) -> list[int]:
+    """The newest `limit` unexpired ids by source or tag.
+
+    Tags are a JSON list, which SQLite and PostgreSQL search with different
+    SQL; matching the (small) id/source/tags columns here keeps the query portable.
+    """
+    query = (
+        select(item_table.c.id, item_table.c.source, item_table.c.tags)
+        .where(unexpired)
+        .order_by(*NEWEST_FIRST)
+    )
+    rows = await conn.execute(query)
+    matches = (row.id for row in rows if row.source in sources or tags.intersection(row.tags))
+    return list(islice(matches, limit))
+
+
+def _values(item: Item) -> dict[str, Any]:
+    values = {name: getattr(item, name) for name in ITEM_FIELDS}
+    values["tags"] = list(item.tags)
+    values["audience"] = list(item.audience)
+    values["content_hash"] = item.content_hash()
+    return values
+
+
+def _item(row: Row[*tuple[Any, ...]]) -> Item:
+    values = dict(row._mapping)
+    values["tags"] = tuple(values["tags"])
+    values["audience"] = tuple(values["audience"])
+    return Item(**values)

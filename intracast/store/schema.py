@@ -1,0 +1,185 @@
+"""The database schema as SQLAlchemy Core tables, and the `UtcDateTime` column type.
+
+This is the shape the queries use; the migrations in `migrations/versions/`
+create it (tests compare the two). Only portable Core types are used so that
+the same schema runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC.
+
+    SQLite has no time zones and PostgreSQL's `timestamptz` would convert to
+    the session's zone, so every database stores the same naive UTC value.
+    A naive datetime is refused: its zone would be a guess.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: the store needs UTC-aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+# Named constraints, so that SQLite batch migrations can find them again.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String, nullable=False),
+    Column("guid", String, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("content_html", Text, nullable=False),
+    Column("published", UtcDateTime),
+    Column("updated", UtcDateTime),
+    Column("author", Text),
+    Column("image", Text),
+    Column("tags", JSON, nullable=False),
+    Column("audience", JSON, nullable=False),
+    Column("pinned", Boolean, nullable=False),
+    Column("expires", UtcDateTime),
+    Column("content_hash", String, nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    UniqueConstraint("source", "guid"),
+    Index(None, "source", "published"),
+)
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("source", String, primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_attempt", UtcDateTime),
+    Column("last_success", UtcDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UtcDateTime),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("items_seen", Integer, nullable=False, server_default="0"),
+)
+
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("email", String, primary_key=True),
+    Column("name", Text),
+    Column("locale", String),
+    Column("timezone", String),
+    Column("groups", JSON, nullable=False),
+    Column("frequency", String),
+    Column("origin", String, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Separate from `recipients` on purpose: config reloads and CSV imports
+# rewrite recipients, and an employee's choice must survive them.
+preferences = Table(
+    "preferences",
+    metadata,
+    Column("email", String, primary_key=True),
+    Column("frequency", String),
+    Column("unsubscribed_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String, nullable=False),
+    Column("recipient", String, nullable=False),
+    Column("window_end", UtcDateTime, nullable=False),
+    Column("message_id", String, nullable=False),
+    Column("sender", String, nullable=False),
+    Column("message", LargeBinary, nullable=False),
+    Column("state", String, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("lease_until", UtcDateTime),
+    Column("last_reply", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    # This constraint, not a check in Python, is what creates a delivery once.
+    UniqueConstraint("digest", "recipient", "window_end"),
+    UniqueConstraint("message_id"),
+    Index(None, "state", "next_attempt_at"),
+)
+
+delivered_items = Table(
+    "delivered_items",
+    metadata,
+    Column("recipient", String, nullable=False),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("recipient", "item_id"),
+)
+
+clicks = Table(
+    "clicks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # A click outlives the item it pointed at.
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="SET NULL")),
+    Column("recipient", String),
+    Column("screen", String),
+    Column("link", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+screen_heartbeats = Table(
+    "screen_heartbeats",
+    metadata,
+    Column("screen", String, primary_key=True),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("slide", Text),
+    Column("user_agent", Text),
+)

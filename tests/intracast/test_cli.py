@@ -1,0 +1,95 @@
+"""The CLI contract from DESIGN.md, exercised as a user runs it: as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO, SHIPPED_CONFIG
+
+COMMANDS = ["run", "check", "fetch", "schema", "migrate"]
+
+
+def intracast(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "intracast", *args],
+        capture_output=True, text=True, timeout=120, cwd=cwd, env={**os.environ, **(env or {})},
+    )
+
+
+def test_check_passes_the_shipped_config_with_a_one_line_summary() -> None:
+    result = intracast("-c", str(SHIPPED_CONFIG), "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == f"{SHIPPED_CONFIG}: OK (1 source, 1 digest, 2 recipients, 1 screen, 1 playlist)\n"
+
+
+def test_check_finds_the_config_through_the_environment_then_the_default(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("intranet: {name: Plek}\n")
+    result = intracast("check", env={"INTRACAST_CONFIG": str(bad)})
+    assert (result.returncode, result.stdout) == (1, f"{bad}:1:11: intranet.url: missing required key 'url'\n")
+    result = intracast("check", env={"INTRACAST_CONFIG": ""}, cwd=REPO)
+    assert result.stdout.startswith("config/intracast.yaml: OK")
+
+
+def test_schema_is_current_in_config_schema_json() -> None:
+    result = intracast("schema")
+    assert result.returncode == 0
+    shipped = json.loads((REPO / "config" / "schema.json").read_text())
+    assert json.loads(result.stdout) == shipped, "run `make schema` and commit config/schema.json"
+    assert set(shipped["properties"]) == {
+        "intranet", "server", "storage", "smtp", "sources", "recipients", "digests", "screens", "playlists",
+    }
+
+
+def test_fetch_json_prints_one_item_per_line_and_stores_them(demo_config: Path) -> None:
+    result = intracast("-c", str(demo_config), "fetch", "--json")
+    assert result.returncode == 0, result.stderr
+    items = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(items) == 6
+    assert set(items[0]) == {
+        "source", "guid", "title", "link", "summary", "content_html", "published", "updated",
+        "author", "image", "tags", "audience", "pinned", "expires",
+    }
+    with sqlite3.connect(demo_config.parent.parent / "var" / "intracast.db") as db:
+        assert db.execute("select count(*) from items").fetchone() == (6,)
+    again = intracast("-c", str(demo_config), "fetch")
+    assert again.stdout == "demo: 6 items, 0 new, 0 updated\n"
+
+
+def test_fetch_refuses_an_unknown_source(demo_config: Path) -> None:
+    result = intracast("-c", str(demo_config), "fetch", "nope")
+    assert result.returncode == 2
+    assert "unknown source(s) nope; known: demo" in result.stderr
+
+
+def test_migrate_creates_the_database_and_refuses_one_from_the_future(demo_config: Path) -> None:
+    result = intracast("-c", str(demo_config), "migrate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("database is at schema revision ")
+    with sqlite3.connect(demo_config.parent.parent / "var" / "intracast.db") as db:
+        db.execute("update alembic_version set version_num = 'f00dcafe9999'")
+    result = intracast("-c", str(demo_config), "migrate")
+    assert result.returncode == 1
+    assert "f00dcafe9999" in result.stderr and "newer" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_command_has_help() -> None:
+    for command in COMMANDS:
+        result = intracast(command, "--help")
+        assert result.returncode == 0 and result.stdout.startswith("Usage: "), command
+
+
+def test_readme_documents_every_command_and_source_type() -> None:
+    from sources import registry
+
+    readme = (REPO / "README.md").read_text()
+    for command in COMMANDS:
+        assert f"intracast {command}" in readme, command
+    for source_type in registry.types():
+        assert f"type: {source_type}" in readme, source_type

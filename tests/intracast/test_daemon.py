@@ -1,0 +1,91 @@
+"""`intracast run` on the shipped config, as a real process: serves /healthz, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+DEADLINE = 60
+
+
+async def start_daemon(config: Path, *args: str) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCREEN_")}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "intracast", "-c", str(config), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )
+
+
+async def read_until(stream: asyncio.StreamReader, pattern: str) -> tuple[re.Match[str], str]:
+    seen = ""
+    while True:
+        line = (await stream.readline()).decode()
+        if not line:
+            raise AssertionError(f"output ended before {pattern!r}:\n{seen}")
+        seen += line
+        if match := re.search(pattern, line):
+            return match, seen
+
+
+async def poll_health(session: aiohttp.ClientSession, url: str) -> tuple[int, dict]:
+    """/healthz once the first fetch of the demo source is recorded."""
+    while True:
+        async with session.get(url) as response:
+            body = await response.json()
+            if body["sources"]["demo"]["state"] != "pending":
+                return response.status, body
+        await asyncio.sleep(0.05)  # polling interval, bounded by the caller's deadline
+
+
+async def test_shipped_config_serves_healthz_and_exits_0_on_sigterm(demo_config: Path) -> None:
+    proc = await start_daemon(demo_config, "run", "--listen", "127.0.0.1:0")
+    try:
+        match, banner = await asyncio.wait_for(read_until(proc.stdout, r"running on (http://127\.0\.0\.1:\d+)"), DEADLINE)
+        base = match.group(1)
+        _, banner_rest = await asyncio.wait_for(read_until(proc.stdout, r"Stop with Ctrl\+C"), DEADLINE)
+        banner += banner_rest
+        assert f"{base}/screens/canteen?token=demo-canteen-token" in banner
+        assert f"{base}/admin/" in banner
+        assert str(demo_config.parent.parent / "var" / "outbox") in banner
+        async with aiohttp.ClientSession() as session:
+            status, health = await asyncio.wait_for(poll_health(session, f"{base}/healthz"), DEADLINE)
+            async with session.get(f"{base}/metrics") as response:
+                metrics = await response.text()
+        assert (status, health["status"]) == (200, "ok")
+        assert health["scheduler"]["running"] is True
+        assert set(health["scheduler"]["jobs"]) == {"source:demo", "digest:daily"}
+        assert health["store"] == {"ok": True}
+        assert health["sources"]["demo"]["state"] == "healthy"
+        assert health["sources"]["demo"]["items_seen"] == 6
+        assert 'intracast_source_fetches_total{outcome="ok",source="demo"} 1.0' in metrics
+        assert (demo_config.parent.parent / "var" / "intracast.db").exists()
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), DEADLINE)
+        stderr = (await proc.stderr.read()).decode()
+    assert code == 0, stderr
+    assert "daemon.stopped" in stderr
+    assert "Traceback" not in stderr
+
+
+async def test_sigint_stops_as_gracefully_as_sigterm(demo_config: Path) -> None:
+    proc = await start_daemon(demo_config, "run", "--listen", "127.0.0.1:0")
+    await asyncio.wait_for(read_until(proc.stdout, r"Stop with Ctrl\+C"), DEADLINE)
+    proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(proc.wait(), DEADLINE) == 0
+
+
+async def test_run_refuses_a_broken_config_with_its_problems(tmp_path: Path) -> None:
+    config = tmp_path / "intracast.yaml"
+    config.write_text("intranet:\n  name: Plek\n  url: https://intranet.example.org\nserver: {lisen: x}\n")
+    proc = await start_daemon(config, "run")
+    _, stderr = await asyncio.wait_for(proc.communicate(), DEADLINE)
+    assert proc.returncode == 1
+    assert f"{config}:4:10: server.lisen: unknown key 'lisen'; did you mean 'listen'?" in stderr.decode()

@@ -1,0 +1,122 @@
+"""The scheduler keeps ticking through failures and shuts down without cutting work short."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from intracast.metrics import Metrics
+from intracast.scheduler import Scheduler
+
+TICK = timedelta(milliseconds=50)
+
+
+@pytest.fixture
+async def scheduler():
+    scheduler = Scheduler(Metrics(), ZoneInfo("Europe/Amsterdam"))
+    yield scheduler
+    await scheduler.shutdown(grace=1)
+
+
+async def test_a_failing_job_does_not_stop_its_next_tick_or_other_jobs(scheduler: Scheduler) -> None:
+    runs: Counter[str] = Counter()
+    enough = asyncio.Event()
+
+    async def failing() -> None:
+        runs["failing"] += 1
+        raise RuntimeError("boom")
+
+    async def healthy() -> None:
+        runs["healthy"] += 1
+        if runs["failing"] >= 3 and runs["healthy"] >= 3:
+            enough.set()
+
+    scheduler.every("failing", failing, TICK, first_run=datetime.now(UTC))
+    scheduler.every("healthy", healthy, TICK, first_run=datetime.now(UTC))
+    scheduler.start()
+    await asyncio.wait_for(enough.wait(), timeout=20)
+    samples = {
+        (s.labels["job"], s.labels["outcome"]): s.value
+        for s in scheduler._metrics.job_runs.collect()[0].samples if s.name.endswith("_total")
+    }
+    assert samples[("failing", "failed")] >= 3
+    assert samples[("healthy", "ok")] >= 3
+
+
+async def test_a_job_never_overlaps_itself(scheduler: Scheduler) -> None:
+    active, most, runs = 0, 0, 0
+    done = asyncio.Event()
+
+    async def slow() -> None:
+        nonlocal active, most, runs
+        active += 1
+        most = max(most, active)
+        await asyncio.sleep(TICK.total_seconds() * 4)  # the job's own work, longer than its interval
+        active -= 1
+        runs += 1
+        if runs >= 2:
+            done.set()
+
+    scheduler.every("slow", slow, TICK, first_run=datetime.now(UTC))
+    scheduler.start()
+    await asyncio.wait_for(done.wait(), timeout=20)
+    assert most == 1
+
+
+async def test_shutdown_lets_a_running_job_finish(scheduler: Scheduler) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    finished = []
+
+    async def sending() -> None:
+        started.set()
+        await release.wait()
+        finished.append(True)
+
+    scheduler.every("send", sending, timedelta(hours=1), first_run=datetime.now(UTC))
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=10)
+    shutdown = asyncio.create_task(scheduler.shutdown(grace=30))
+    await asyncio.sleep(0)
+    assert not shutdown.done()
+    release.set()
+    await asyncio.wait_for(shutdown, timeout=10)
+    assert finished == [True]
+    assert not scheduler.running
+
+
+async def test_shutdown_cancels_a_job_that_outlives_the_grace_period(scheduler: Scheduler) -> None:
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def stuck() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    scheduler.every("stuck", stuck, timedelta(hours=1), first_run=datetime.now(UTC))
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=10)
+    await scheduler.shutdown(grace=0.1)
+    await asyncio.wait_for(cancelled.wait(), timeout=10)
+
+
+async def test_cron_jobs_run_in_the_given_time_zone(scheduler: Scheduler) -> None:
+    async def digest() -> None:
+        pass
+
+    amsterdam, new_york = ZoneInfo("Europe/Amsterdam"), ZoneInfo("America/New_York")
+    scheduler.cron("digest:ams", digest, "30 8 * * 1-5", amsterdam)
+    scheduler.cron("digest:nyc", digest, "30 8 * * 1-5", new_york)
+    scheduler.start()
+    jobs = scheduler.jobs()
+    for job, tz in (("digest:ams", amsterdam), ("digest:nyc", new_york)):
+        local = jobs[job].astimezone(tz)
+        assert (local.hour, local.minute) == (8, 30) and local.weekday() < 5
+        assert jobs[job] > datetime.now(UTC)
+    assert jobs["digest:ams"] != jobs["digest:nyc"]
