@@ -49,6 +49,6 @@ def configure_logging(level: str = "info", fmt: Literal["text", "json"] = "text"
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # APScheduler logs every job start and end at INFO; ours say more, once.
-    logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))
-    logging.getLogger("aiohttp.access").setLevel(max(root.level, logging.WARNING))
+    # These log routine steps at INFO that our own events already say, once.
+    for chatty in ("apscheduler", "alembic", "aiohttp.access"):
+        logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))
