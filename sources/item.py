@@ -1,7 +1,9 @@
 """The Item: what every adapter yields and every pipeline consumes.
 
-Fields follow the contract in DESIGN.md ("Item"). Datetimes are timezone
-aware; `summary` is plain text, `content_html` is already sanitised.
+Fields follow the contract in DESIGN.md ("Item"), plus `start`, `end` and
+`location` for events and `undated` for items whose feed gave no date
+(issue 4). Datetimes are timezone aware; `summary` is plain text,
+`content_html` is already sanitised.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ class Item:
     audience: tuple[str, ...] = field(default=(), metadata={"doc": "groups; empty = everyone"})
     pinned: bool = False
     expires: datetime | None = None
+    # Events (ical): when the occurrence starts and ends, and where.
+    start: datetime | None = None
+    end: datetime | None = None
+    location: str | None = None
+    # The feed gave no date: `published` is when intracast first saw the item.
+    undated: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The Item as JSON-ready values: ISO 8601 datetimes, lists for tuples."""

@@ -4,30 +4,36 @@ An adapter is one module that declares its options model and registers its
 class under its `type`:
 
     @register("rss", RssOptions)
-    class RssSource:
-        def __init__(self, options: RssOptions, http: ClientSession): ...
-        async def fetch(self) -> AsyncIterator[Item]: ...
+    class RssSource(RemoteSource):
+        parser = staticmethod(parse_rss)
 
-Built-in adapters are loaded the way a third party's are: by importing their
-module (third parties name theirs under the `intracast.sources` entry point
-group).
+A registered class is built as `cls(options, services)` and fetched as
+`await source.fetch(FetchContext(...))`. Built-in adapters are loaded the
+way a third party's are: by importing their module (third parties name
+theirs under the `intracast.sources` entry point group).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from importlib.metadata import entry_points
-from typing import Protocol, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from aiohttp import ClientSession
 from pydantic import BaseModel, ConfigDict, Field
 
 from sources.fields import Duration
 from sources.item import Item
 
-BUILTIN_ADAPTERS = ("sources.demo",)
+if TYPE_CHECKING:
+    from sources.http import Http
+
+BUILTIN_ADAPTERS = ("sources.demo", "sources.static", "sources.rss", "sources.jsonfeed", "sources.json", "sources.ical")
 ENTRY_POINT_GROUP = "intracast.sources"
 
 
@@ -38,17 +44,57 @@ class SourceOptions(BaseModel):
 
     name: str = Field(description="Unique among sources; used in logs, errors and digests", min_length=1)
     every: Duration = Field(timedelta(minutes=10), description="How often to fetch, e.g. 10m or 1h")
+    audience: list[str] = Field(
+        default_factory=list, description="Groups every item of this source is for (empty: everyone)"
+    )
+    audience_map: dict[str, list[str]] = Field(
+        default_factory=dict, description="Category -> groups: an item with that category is for those groups"
+    )
+    summary_length: int = Field(280, ge=40, le=2000, description="Summaries are cut at a word boundary here")
+    keep: Duration = Field(timedelta(days=30), description="Keep items this long after they left the feed")
+    max_items: int = Field(500, ge=1, le=100_000, description="Keep at most this many items of this source")
+    degraded_after: Duration | None = Field(
+        None, description="Failing this long makes the source 'degraded' on /healthz (default 3 x every)"
+    )
+
+    def degraded_threshold(self) -> timedelta:
+        return self.degraded_after or self.every * 3
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the daemon lends every adapter; it owns them and closes them."""
+
+    http: Http
+    executor: Executor | None = None  # where parsers run; None: a thread
+    base_dir: Path = Path(".")  # plain paths and file: URLs are relative to the config's folder
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+
+@dataclass(frozen=True)
+class FetchContext:
+    now: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    recipient: Mapping[str, str] | None = None  # per-recipient sources: that recipient's fields
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    items: list[Item] | None  # None: not modified since the validators we sent
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 class Source(Protocol):
-    """A configured source. `fetch` yields the items the intranet offers now."""
+    """A configured source. `fetch` returns the items the intranet offers now."""
 
     options: SourceOptions
 
-    def fetch(self) -> AsyncIterator[Item]: ...
+    async def fetch(self, context: FetchContext) -> FetchResult: ...
 
 
-SourceFactory = Callable[[SourceOptions, ClientSession], Source]
+SourceFactory = Callable[[SourceOptions, Services], Source]
 _registry: dict[str, tuple[type[SourceOptions], SourceFactory]] = {}
 F = TypeVar("F", bound=SourceFactory)
 
@@ -83,8 +129,14 @@ def types() -> list[str]:
     return sorted(_registry)
 
 
-def create(options: SourceOptions, http: ClientSession) -> Source:
+def adapter(type_name: str) -> tuple[type[SourceOptions], SourceFactory]:
+    """The options model and class registered as `type_name` (KeyError if none)."""
+    load_adapters()
+    return _registry[type_name]
+
+
+def create(options: SourceOptions, services: Services) -> Source:
     """Build the adapter for one configured source."""
     type_name = getattr(options, "type")
     _, factory = _registry[type_name]
-    return factory(options, http)
+    return factory(options, services)
