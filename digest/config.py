@@ -46,6 +46,7 @@ class DigestConfig(_Strict):
 
 class RecipientConfig(_Strict):
     email: EmailStr = Field(description="Address the digest goes to")
+    id: str | None = Field(None, description="The employee's id on the intranet, for per-recipient sources")
     name: str = Field("", description="Name used in the greeting")
     locale: Locale | None = Field(None, description="nl or en (default: the intranet's)")
     timezone: TimeZone | None = Field(None, description="IANA time zone (default: the intranet's)")

@@ -93,26 +93,33 @@ def _summary(loaded: LoadedConfig) -> str:
 @main.command()
 @click.argument("sources", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per item per line.")
+@click.option("--store", is_flag=True, help="Store the items, as the scheduler does.")
+@click.option("--recipient", metavar="EMAIL", help="Fetch per-recipient sources for this recipient.")
 @click.pass_context
-def fetch(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
-    """Fetch sources once (all, or those named) and store their items."""
+def fetch(ctx: click.Context, sources: tuple[str, ...], as_json: bool, store: bool, recipient: str | None) -> None:
+    """Fetch sources once (all, or those named); exit 1 if any failed."""
     from intracast.fetch import fetch_once
+    from intracast.fetch_output import print_outcomes
 
     loaded = _load(ctx)
-    known = [s.name for s in loaded.config.sources]
+    known = {s.name: s for s in loaded.config.sources}
     unknown = [name for name in sources if name not in known]
     if unknown:
         raise click.BadParameter(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    outcomes = _store_guard(lambda: fetch_once(loaded, list(sources) or known))
-    for outcome in outcomes:
-        if outcome.error:
-            click.echo(f"{outcome.source}: failed: {outcome.error}", err=True)
-        elif as_json:
-            for item in outcome.items:
-                click.echo(json.dumps(item.as_json(), ensure_ascii=False))
-        else:
-            click.echo(f"{outcome.source}: {len(outcome.items)} items, {outcome.new} new, {outcome.updated} updated")
+    fields = _recipient_fields(loaded, recipient) if recipient else None
+    names = [n for n in (sources or known) if fields is not None or not getattr(known[n], "per_recipient", False)]
+    for skipped in sorted(set(sources or known) - set(names)):
+        click.echo(f"{skipped}: per-recipient source; fetch it with --recipient EMAIL", err=True)
+    outcomes = _store_guard(lambda: fetch_once(loaded, names, store=store, recipient=fields))
+    print_outcomes(outcomes, as_json=as_json, stored=store, timezone=loaded.config.intranet.timezone)
     sys.exit(1 if any(outcome.error for outcome in outcomes) else 0)
+
+
+def _recipient_fields(loaded: LoadedConfig, email: str) -> dict[str, str]:
+    for person in loaded.config.recipients.list:
+        if person.email.lower() == email.lower():
+            return {"id": person.id or "", "email": person.email, "name": person.name}
+    raise click.BadParameter(f"no recipient {email} in the config", param_hint="--recipient")
 
 
 @main.command()

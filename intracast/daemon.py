@@ -20,7 +20,7 @@ from aiohttp import web
 from intracast import __version__
 from intracast.banner import banner
 from intracast.config import LoadedConfig
-from intracast.ingest import ingest, utcnow
+from intracast.ingest import Ingestor, utcnow
 from intracast.runtime import Runtime, open_runtime
 from intracast.scheduler import Scheduler
 from intracast.web import make_app
@@ -38,7 +38,7 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         runtime.metrics.config_loaded.set(time.time())
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)
         schedule_jobs(scheduler, runtime)
-        app = make_app(runtime.store, scheduler, runtime.metrics, list(runtime.sources))
+        app = make_app(runtime.store, scheduler, runtime.metrics, list(loaded.config.sources))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -58,12 +58,20 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
 
 def schedule_jobs(scheduler: Scheduler, runtime: Runtime) -> None:
     config = runtime.loaded.config
-    for name, source in runtime.sources.items():
-        job = partial(ingest, source, runtime.store, runtime.metrics)
+    for name, source in runtime.ingestor.sources.items():
+        if getattr(source.options, "per_recipient", False):
+            continue  # fetched for each recipient when a digest runs
+        job = partial(_fetch_job, scheduler, runtime.ingestor, name)
         scheduler.every(f"source:{name}", job, source.options.every, first_run=utcnow())
     for digest in config.digests:
         scheduler.cron(f"digest:{digest.name}", partial(_digest_due, digest.name), digest.schedule,
                        config.intranet.timezone)
+
+
+async def _fetch_job(scheduler: Scheduler, ingestor: Ingestor, name: str) -> None:
+    outcome = await ingestor.run(name)
+    if outcome.retry_at and not outcome.skipped:
+        scheduler.once(f"source:{name}:retry", partial(_fetch_job, scheduler, ingestor, name), outcome.retry_at)
 
 
 async def _digest_due(name: str) -> None:

@@ -1,17 +1,33 @@
-"""`intracast fetch`: fetch sources once, through the same ingest as the scheduler."""
+"""`intracast fetch`: fetch sources once, by the code the scheduler runs; store only when asked."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from intracast.config import LoadedConfig
-from intracast.ingest import FetchOutcome, ingest
-from intracast.runtime import open_runtime
+from intracast.ingest import FetchOutcome, fetch, utcnow
+from intracast.runtime import open_runtime, open_sources
+from sources.errors import SourceError
+from sources.registry import FetchContext, Source
 
 
-async def fetch_once(loaded: LoadedConfig, names: list[str]) -> list[FetchOutcome]:
-    """Fetch and store `names` concurrently; one failing source does not stop the others."""
-    async with open_runtime(loaded) as runtime:
-        return await asyncio.gather(
-            *(ingest(runtime.sources[name], runtime.store, runtime.metrics) for name in names)
-        )
+async def fetch_once(
+    loaded: LoadedConfig, names: list[str], *, store: bool, recipient: Mapping[str, str] | None = None
+) -> list[FetchOutcome]:
+    """Fetch `names` concurrently; one failing source does not stop the others."""
+    if store:
+        async with open_runtime(loaded) as runtime:
+            runs = (runtime.ingestor.run(name, force=True, recipient=recipient) for name in names)
+            return await asyncio.gather(*runs)
+    async with open_sources(loaded) as sources:
+        return await asyncio.gather(*(_fetch_only(sources[name], recipient) for name in names))
+
+
+async def _fetch_only(source: Source, recipient: Mapping[str, str] | None) -> FetchOutcome:
+    name = source.options.name
+    try:
+        result = await fetch(source, FetchContext(utcnow(), recipient=recipient))
+    except SourceError as e:
+        return FetchOutcome(name, [], error=e)
+    return FetchOutcome(name, result.items or [])

@@ -1,22 +1,26 @@
-"""One fetch of one source: adapter -> items -> store, with its outcome recorded.
+"""Fetching sources into the store: conditional GET, backoff, retention, health, metrics.
 
 A failing source is recorded in its fetch state (for /healthz and the
 dashboard) and never raises into the scheduler, so it cannot stop another.
+A transient failure sets `retry_at`; the caller schedules that retry and
+interval ticks before it are skipped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from intracast.metrics import Metrics
-from intracast.store import SqlStore
-from sources.errors import SourceError
+from intracast.store import FetchState, SqlStore
+from sources.backoff import retry_delay
+from sources.errors import ErrorKind, SourceError
 from sources.item import Item
-from sources.registry import Source
+from sources.registry import FetchContext, FetchResult, Source
 
 log = logging.getLogger(__name__)
 
@@ -33,32 +37,93 @@ class FetchOutcome:
     items: list[Item]
     new: int = 0
     updated: int = 0
-    error: str | None = None
+    not_modified: bool = False
+    skipped: bool = False  # backing off: not attempted
+    error: SourceError | None = None
+    retry_at: datetime | None = None
 
 
-async def ingest(source: Source, store: SqlStore, metrics: Metrics, clock: Clock = utcnow) -> FetchOutcome:
-    name = source.options.name
-    started = time.perf_counter()
+class Ingestor:
+    def __init__(self, sources: Mapping[str, Source], store: SqlStore, metrics: Metrics, clock: Clock = utcnow):
+        self.sources = sources
+        self._store = store
+        self._metrics = metrics
+        self._clock = clock
+        self._running: dict[str, asyncio.Lock] = {}  # a retry and an interval tick never overlap
+
+    async def run(self, name: str, *, force: bool = False, recipient: Mapping[str, str] | None = None) -> FetchOutcome:
+        """Fetch one source and store what changed. `force` ignores backoff (a manual fetch)."""
+        lock = self._running.setdefault(name, asyncio.Lock())
+        if lock.locked() and recipient is None:
+            return FetchOutcome(name, [], skipped=True)
+        async with lock:
+            return await self._run(name, force, recipient)
+
+    async def _run(self, name: str, force: bool, recipient: Mapping[str, str] | None) -> FetchOutcome:
+        source, now = self.sources[name], self._clock()
+        state = await self._store.get_fetch_state(name)
+        if not force and state and state.retry_at and now < state.retry_at:
+            self._metrics.source_fetches.labels(name, "skipped").inc()
+            log.debug("source.backing_off source=%s until=%s", name, state.retry_at.isoformat())
+            return FetchOutcome(name, [], skipped=True, retry_at=state.retry_at)
+        context = _context(now, state, recipient)
+        started = time.perf_counter()
+        try:
+            result = await fetch(source, context)
+        except SourceError as e:
+            return await self._failed(source, state, e, now)
+        took = time.perf_counter() - started
+        self._metrics.source_fetch_seconds.labels(name).observe(took)
+        if result.items is None:
+            await self._store.record_fetch_success(name, now, etag=result.etag, last_modified=result.last_modified)
+            self._metrics.source_fetches.labels(name, "not_modified").inc()
+            log.info("source.not_modified source=%s took=%.2fs", name, took)
+            return FetchOutcome(name, [], not_modified=True)
+        return await self._stored(source, result, now, took)
+
+    async def _stored(self, source: Source, result: FetchResult, now: datetime, took: float) -> FetchOutcome:
+        name, items = source.options.name, result.items or []
+        upserted = await self._store.upsert_items(items, now)
+        await self._store.record_fetch_success(
+            name, now, etag=result.etag, last_modified=result.last_modified, items_seen=len(items)
+        )
+        pruned = await self._store.prune_items(name, now, source.options.keep, source.options.max_items)
+        self._metrics.source_fetches.labels(name, "ok").inc()
+        self._metrics.source_items.labels(name, "new").inc(upserted.new)
+        self._metrics.source_items.labels(name, "updated").inc(upserted.updated)
+        log.info(
+            "source.fetched source=%s items=%d new=%d updated=%d unchanged=%d pruned=%d took=%.2fs",
+            name, len(items), upserted.new, upserted.updated, upserted.unchanged, pruned, took,
+        )
+        return FetchOutcome(name, items, upserted.new, upserted.updated)
+
+    async def _failed(self, source: Source, state: FetchState | None, error: SourceError, now: datetime) -> FetchOutcome:
+        name = source.options.name
+        retry_at = None
+        if error.transient:
+            failures = (state.consecutive_failures if state else 0) + 1
+            retry_at = now + retry_delay(source.options.every, failures, error.retry_after)
+        await self._store.record_fetch_failure(name, now, str(error), kind=error.kind, retry_at=retry_at)
+        self._metrics.source_fetches.labels(name, "failed").inc()
+        self._metrics.source_errors.labels(name, error.kind).inc()
+        retry = retry_at.isoformat() if retry_at else "next interval"
+        log.warning("source.failed source=%s kind=%s retry=%s error=%r", name, error.kind, retry, str(error))
+        return FetchOutcome(name, [], error=error, retry_at=retry_at)
+
+
+async def fetch(source: Source, context: FetchContext) -> FetchResult:
+    """`source.fetch`, with any failure as a `SourceError` (a bug in an adapter included)."""
     try:
-        items = [item async for item in source.fetch()]
-        result = await store.upsert_items(items, clock())
-        await store.record_fetch_success(name, clock(), items_seen=len(items))
+        return await source.fetch(context)
+    except SourceError:
+        raise
     except Exception as e:
-        error = str(e) if isinstance(e, SourceError) else f"source {name!r}: {type(e).__name__}: {e}"
-        await store.record_fetch_failure(name, clock(), error)
-        metrics.source_fetches.labels(name, "failed").inc()
-        if isinstance(e, SourceError):
-            log.warning("source.failed source=%s error=%r", name, error)
-        else:  # a bug in an adapter: keep the traceback
-            log.exception("source.failed source=%s error=%r", name, error)
-        return FetchOutcome(name, [], error=error)
-    took = time.perf_counter() - started
-    metrics.source_fetches.labels(name, "ok").inc()
-    metrics.source_fetch_seconds.labels(name).observe(took)
-    metrics.source_items.labels(name, "new").inc(result.new)
-    metrics.source_items.labels(name, "updated").inc(result.updated)
-    log.info(
-        "source.fetched source=%s items=%d new=%d updated=%d took=%.2fs",
-        name, len(items), result.new, result.updated, took,
-    )
-    return FetchOutcome(name, items, result.new, result.updated)
+        name = source.options.name
+        log.exception("source.adapter_bug source=%s", name)
+        raise SourceError(name, "adapter", f"{type(e).__name__}: {e}", kind=ErrorKind.INTERNAL) from e
+
+
+def _context(now: datetime, state: FetchState | None, recipient: Mapping[str, str] | None) -> FetchContext:
+    if state is None or recipient is not None:
+        return FetchContext(now, recipient=recipient)
+    return FetchContext(now, etag=state.etag, last_modified=state.last_modified)

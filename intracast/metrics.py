@@ -27,10 +27,13 @@ class Metrics:
         )
         self.job_runs = Counter("intracast_job_runs_total", "Scheduled job runs", ["job", "outcome"], registry=r)
         self.source_fetches = Counter(
-            "intracast_source_fetches_total", "Source fetches", ["source", "outcome"], registry=r
+            "intracast_source_fetches_total", "Source fetches: ok, not_modified, failed, skipped", ["source", "outcome"], registry=r
         )
         self.source_items = Counter(
             "intracast_source_items_total", "Items stored by fetches", ["source", "change"], registry=r
+        )
+        self.source_errors = Counter(
+            "intracast_source_errors_total", "Failed fetches by kind of error", ["source", "kind"], registry=r
         )
         self.source_fetch_seconds = Histogram(
             "intracast_source_fetch_seconds", "Time to fetch and store a source", ["source"], registry=r

@@ -1,12 +1,18 @@
 """The long-lived resources of one process, opened in one place and closed in reverse.
 
 Used by the daemon and by one-shot CLI commands alike, so `intracast fetch`
-runs the very code the scheduler runs.
+runs the very code the scheduler runs. Parsers run in a pool of worker
+processes (spawned, not forked: forking a process that runs threads can
+deadlock), so parsing a large feed uses both cores and never blocks the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -14,10 +20,12 @@ from aiohttp import ClientSession, ClientTimeout
 
 from intracast import __version__
 from intracast.config import LoadedConfig
+from intracast.ingest import Ingestor
 from intracast.metrics import Metrics
 from intracast.store import SqlStore, open_store
 from sources import registry
-from sources.registry import Source
+from sources.http import Http
+from sources.registry import Services, Source
 
 USER_AGENT = f"intracast/{__version__} (intranet delivery daemon; +https://github.com/intracast/intracast)"
 
@@ -26,18 +34,27 @@ USER_AGENT = f"intracast/{__version__} (intranet delivery daemon; +https://githu
 class Runtime:
     loaded: LoadedConfig
     store: SqlStore
-    http: ClientSession
     metrics: Metrics
-    sources: dict[str, Source]
+    ingestor: Ingestor
+
+
+@asynccontextmanager
+async def open_sources(loaded: LoadedConfig) -> AsyncIterator[dict[str, Source]]:
+    """The configured sources, with the HTTP session and parser processes they share."""
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            ClientSession(timeout=ClientTimeout(total=60, connect=10), headers={"User-Agent": USER_AGENT})
+        )
+        executor = ProcessPoolExecutor(os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
+        stack.push_async_callback(asyncio.to_thread, executor.shutdown, wait=True, cancel_futures=True)
+        services = Services(Http(http, loaded.base_dir), executor, loaded.base_dir)
+        yield {options.name: registry.create(options, services) for options in loaded.config.sources}
 
 
 @asynccontextmanager
 async def open_runtime(loaded: LoadedConfig) -> AsyncIterator[Runtime]:
-    config = loaded.config
     async with AsyncExitStack() as stack:
-        store = await stack.enter_async_context(open_store(config.storage.url, loaded.base_dir))
-        http = await stack.enter_async_context(
-            ClientSession(timeout=ClientTimeout(total=60, connect=10), headers={"User-Agent": USER_AGENT})
-        )
-        sources = {options.name: registry.create(options, http) for options in config.sources}
-        yield Runtime(loaded, store, http, Metrics(), sources)
+        store = await stack.enter_async_context(open_store(loaded.config.storage.url, loaded.base_dir))
+        sources = await stack.enter_async_context(open_sources(loaded))
+        metrics = Metrics()
+        yield Runtime(loaded, store, metrics, Ingestor(sources, store, metrics))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from intracast.metrics import Metrics
@@ -39,6 +40,11 @@ class Scheduler:
         jitter = min(interval.total_seconds() * 0.1, 60)
         trigger = IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter or None)
         self._aps.add_job(self._wrap(job_id, job), trigger, id=job_id, name=job_id, next_run_time=first_run)
+
+    def once(self, job_id: str, job: Job, at: datetime) -> None:
+        """Run `job` once at `at`, replacing a pending one of the same id (a retry)."""
+        self._aps.add_job(self._wrap(job_id, job), DateTrigger(run_date=at), id=job_id, name=job_id,
+                          replace_existing=True)
 
     def cron(self, job_id: str, job: Job, expression: str, timezone: ZoneInfo) -> None:
         trigger = CronTrigger.from_crontab(expression, timezone=timezone)

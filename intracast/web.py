@@ -1,7 +1,9 @@
 """The web application: one aiohttp app; health and metrics here, pipelines mount their routes.
 
 `/healthz` answers 200 while the store answers and the scheduler runs, 503
-otherwise, with the state of each source either way.
+otherwise, with the state of each source either way. A degraded source does
+not make the daemon unhealthy: a load balancer must not pull an instance
+because an intranet feed is down.
 """
 
 from __future__ import annotations
@@ -12,21 +14,23 @@ from datetime import datetime
 from aiohttp import web
 
 from intracast import __version__
+from intracast.health import source_health
+from intracast.ingest import utcnow
 from intracast.metrics import Metrics
 from intracast.scheduler import Scheduler
-from intracast.store import FetchState, SqlStore, StoreError
+from intracast.store import SqlStore, StoreError
+from sources.registry import SourceOptions
 
 STORE = web.AppKey("store", SqlStore)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 METRICS = web.AppKey("metrics", Metrics)
-SOURCES = web.AppKey("sources", list[str])
+SOURCES = web.AppKey("sources", list[SourceOptions])
 STARTED = web.AppKey("started", float)
 
-# Consecutive failures before a source counts as failing rather than degraded.
-FAILING_AFTER = 3
 
-
-def make_app(store: SqlStore, scheduler: Scheduler, metrics: Metrics, sources: list[str]) -> web.Application:
+def make_app(
+    store: SqlStore, scheduler: Scheduler, metrics: Metrics, sources: list[SourceOptions]
+) -> web.Application:
     app = web.Application()
     app[STORE], app[SCHEDULER], app[METRICS], app[SOURCES] = store, scheduler, metrics, sources
     app[STARTED] = time.monotonic()
@@ -40,9 +44,10 @@ async def healthz(request: web.Request) -> web.Response:
     store_state: dict[str, object] = {"ok": True}
     try:
         await app[STORE].ping()
-        states = await app[STORE].fetch_states()
+        states, held = await app[STORE].fetch_states(), await app[STORE].item_counts()
     except StoreError as e:
-        store_state, states = {"ok": False, "error": str(e)}, {}
+        store_state, states, held = {"ok": False, "error": str(e)}, {}, {}
+    now = utcnow()
     scheduler = app[SCHEDULER]
     body = {
         "status": "ok" if store_state["ok"] and scheduler.running else "unavailable",
@@ -50,26 +55,16 @@ async def healthz(request: web.Request) -> web.Response:
         "uptime_seconds": round(time.monotonic() - app[STARTED]),
         "scheduler": {"running": scheduler.running, "jobs": _jobs(scheduler.jobs())},
         "store": store_state,
-        "sources": {name: _source_health(states.get(name)) for name in app[SOURCES]},
+        "sources": {
+            options.name: source_health(options, states.get(options.name), held.get(options.name, 0), now)
+            for options in app[SOURCES]
+        },
     }
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
 def _jobs(jobs: dict[str, datetime | None]) -> dict[str, str | None]:
     return {job: when.isoformat() if when else None for job, when in sorted(jobs.items())}
-
-
-def _source_health(state: FetchState | None) -> dict[str, object]:
-    if state is None or state.last_attempt is None:
-        return {"state": "pending"}
-    failures = state.consecutive_failures
-    return {
-        "state": "healthy" if failures == 0 else "degraded" if failures < FAILING_AFTER else "failing",
-        "last_success": state.last_success.isoformat() if state.last_success else None,
-        "last_error": state.last_error,
-        "consecutive_failures": failures,
-        "items_seen": state.items_seen,
-    }
 
 
 async def metrics_page(request: web.Request) -> web.Response:

@@ -11,19 +11,17 @@ date. Each day brings new guids, as a real intranet brings new posts.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from aiohttp import ClientSession
 from babel.dates import format_datetime
 from pydantic import AnyHttpUrl, Field
 
 from sources.fields import TimeZone
 from sources.item import Item
-from sources.registry import SourceOptions, register
+from sources.registry import FetchContext, FetchResult, Services, SourceOptions, register
 
 
 class DemoOptions(SourceOptions):
@@ -96,20 +94,13 @@ _POSTS = (
 
 @register("demo", DemoOptions)
 class DemoSource:
-    def __init__(
-        self,
-        options: DemoOptions,
-        http: ClientSession | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ):
+    def __init__(self, options: DemoOptions, services: Services | None = None):
         self.options = options
-        self._clock = clock
 
-    async def fetch(self) -> AsyncIterator[Item]:
+    async def fetch(self, context: FetchContext) -> FetchResult:
         tz = self.options.timezone
-        today = self._clock().astimezone(tz).date()
-        for post in _POSTS:
-            yield self._item(post, today, tz)
+        today = context.now.astimezone(tz).date()
+        return FetchResult([self._item(post, today, tz) for post in _POSTS])
 
     def _item(self, post: _Post, today: date, tz: ZoneInfo) -> Item:
         lang = self.options.language

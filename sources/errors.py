@@ -18,6 +18,7 @@ class ErrorKind(StrEnum):
     REDIRECTS = "redirects"  # too many redirects, or a loop
     PARSE = "parse"  # not a feed of the expected kind, or broken beyond use
     CONFIG = "config"  # the source's settings cannot work (a missing per-user token)
+    INTERNAL = "internal"  # a bug in an adapter: the log has the traceback
 
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

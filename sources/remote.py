@@ -23,12 +23,11 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from aiohttp import BasicAuth
 from pydantic import Field, model_validator
 
 from sources.errors import ErrorKind, ParseError, SourceError
 from sources.fields import Duration
-from sources.http import Limits, Response
+from sources.http import Limits, Response, redact
 from sources.item import Item
 from sources.registry import FetchContext, FetchResult, Services, SourceOptions
 
@@ -116,7 +115,7 @@ class RemoteSource:
     async def _get(self, url: str, query: Mapping[str, str], headers: Mapping[str, str],
                    etag: str | None, last_modified: str | None) -> Response:
         options = self.options
-        auth = BasicAuth(options.username, options.password or "") if options.username else None
+        auth = (options.username, options.password or "") if options.username else None
         limits = Limits(max_bytes=options.max_bytes, total_timeout=options.timeout.total_seconds())
         return await self._services.http.get(
             options.name, url, params=query, headers=headers, auth=auth,
@@ -129,10 +128,10 @@ class RemoteSource:
         try:
             return await loop.run_in_executor(self._services.executor, self.parser, page, self.options)
         except ParseError as e:
-            raise SourceError(self.options.name, response.url, str(e), kind=ErrorKind.PARSE) from e
+            raise SourceError(self.options.name, redact(response.url), str(e), kind=ErrorKind.PARSE) from e
         except Exception as e:  # a parser library failing on odd input: this feed fails, not the daemon
             message = f"cannot parse: {type(e).__name__}: {e}"
-            raise SourceError(self.options.name, response.url, message, kind=ErrorKind.PARSE) from e
+            raise SourceError(self.options.name, redact(response.url), message, kind=ErrorKind.PARSE) from e
 
     def _request(self, recipient: Mapping[str, str] | None) -> tuple[str, dict[str, str], dict[str, str]]:
         options = self.options

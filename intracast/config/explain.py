@@ -43,7 +43,7 @@ def _problem(details: ErrorDetails, doc: Document, model: type[BaseModel]) -> Pr
         message = f"unknown type {tag!r}{did_you_mean(tag, expected)} (known: {', '.join(expected)})"
         return doc.problem(path + ("type",), message)
     if kind == "union_tag_not_found":
-        return doc.problem(path, "missing required key 'type'")  # every union here is keyed on `type`
+        return doc.problem(path + ("type",), "missing required key 'type'")  # every union here is keyed on `type`
     return doc.problem(path, _message(details))
 
 

@@ -1,7 +1,9 @@
-"""Per-source fetch state: conditional-request validators and health counters.
+"""Per-source fetch state: conditional-request validators, health, and backoff.
 
 `consecutive_failures` counts failures since the last success (a success
-resets it to 0); the last error and its time stay as history for the dashboard.
+resets it to 0) and `failing_since` is when that run of failures began; the
+last error, its kind and its time stay as history for the dashboard.
+`retry_at` is set by a transient failure: no attempt is due before it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select
 
 from intracast.store.base import StoreBase
 from intracast.store.schema import source_state
@@ -24,6 +26,9 @@ class FetchState:
     last_success: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+    last_error_kind: str | None
+    failing_since: datetime | None
+    retry_at: datetime | None
     consecutive_failures: int
     items_seen: int
 
@@ -47,29 +52,51 @@ class FetchStateMixin(StoreBase):
         *,
         etag: str | None = None,
         last_modified: str | None = None,
-        items_seen: int,
+        items_seen: int | None = None,
     ) -> None:
-        """A fetch worked; `etag` and `last_modified` are the latest response's (None: it sent none)."""
-        values = {
+        """A fetch worked; `etag` and `last_modified` are the latest response's (None: it sent none).
+
+        `items_seen` None (a 304) keeps the previous count.
+        """
+        values: dict[str, object] = {
             "etag": etag,
             "last_modified": last_modified,
             "last_attempt": now,
             "last_success": now,
             "consecutive_failures": 0,
-            "items_seen": items_seen,
+            "failing_since": None,
+            "retry_at": None,
         }
+        if items_seen is not None:
+            values["items_seen"] = items_seen
         stmt = self._insert(source_state).values(source=source, **values)
         async with self._begin() as conn:
             await conn.execute(
                 stmt.on_conflict_do_update(index_elements=[source_state.c.source], set_=values)
             )
 
-    async def record_fetch_failure(self, source: str, now: datetime, error: str) -> None:
-        values = {"last_attempt": now, "last_error": error, "last_error_at": now}
-        stmt = self._insert(source_state).values(source=source, consecutive_failures=1, **values)
+    async def record_fetch_failure(
+        self, source: str, now: datetime, error: str, *, kind: str, retry_at: datetime | None = None
+    ) -> None:
+        values = {
+            "last_attempt": now,
+            "last_error": error,
+            "last_error_at": now,
+            "last_error_kind": kind,
+            "retry_at": retry_at,
+        }
+        stmt = self._insert(source_state).values(
+            source=source, consecutive_failures=1, failing_since=now, **values
+        )
         stmt = stmt.on_conflict_do_update(
             index_elements=[source_state.c.source],
-            set_=values | {"consecutive_failures": source_state.c.consecutive_failures + 1},
+            set_=values
+            | {
+                "consecutive_failures": source_state.c.consecutive_failures + 1,
+                "failing_since": func.coalesce(
+                    source_state.c.failing_since, literal(now, source_state.c.failing_since.type)
+                ),
+            },
         )
         async with self._begin() as conn:
             await conn.execute(stmt)

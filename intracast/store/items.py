@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intracast.store.base import StoreBase
@@ -51,11 +51,16 @@ class ItemsMixin(StoreBase):
             changed = [(id_, item) for (id_, hash_), item in known if hash_ != item.content_hash()]
             unchanged = [id_ for (id_, hash_), item in known if hash_ == item.content_hash()]
             if new:
-                rows = [_values(item) | {"first_seen": now, "last_seen": now} for item in new]
+                rows = [_values(item) | _first_seen(item, now) for item in new]
                 await conn.execute(insert(item_table), rows)
-            if changed:
-                rows = [_values(item) | {"row_id": id_, "last_seen": now} for id_, item in changed]
-                await conn.execute(update(item_table).where(item_table.c.id == bindparam("row_id")), rows)
+            for undated in (False, True):  # executemany needs one column set per statement
+                rows = [_values(item) | {"row_id": id_, "last_seen": now}
+                        for id_, item in changed if item.undated is undated]
+                if undated:
+                    rows = [{k: v for k, v in row.items() if k != "published"} for row in rows]
+                if rows:
+                    stmt = update(item_table).where(item_table.c.id == bindparam("row_id"))
+                    await conn.execute(stmt, rows)
             if unchanged:
                 await conn.execute(
                     update(item_table).where(item_table.c.id.in_(unchanged)).values(last_seen=now)
@@ -76,8 +81,14 @@ class ItemsMixin(StoreBase):
             return [_item(row) for row in await conn.execute(query)]
 
     async def list_items(self, sources: list[str], tags: list[str], now: datetime, limit: int) -> list[Item]:
-        """Unexpired items from any of `sources` or carrying any of `tags` (both empty: all)."""
-        unexpired = or_(item_table.c.expires.is_(None), item_table.c.expires > now)
+        """Current items from any of `sources` or carrying any of `tags` (both empty: all).
+
+        Current: not expired, and not published in the future (an announcement with `starts`).
+        """
+        unexpired = and_(
+            or_(item_table.c.expires.is_(None), item_table.c.expires > now),
+            or_(item_table.c.published.is_(None), item_table.c.published <= now),
+        )
         query = select(*ITEM_COLUMNS).where(unexpired).order_by(*NEWEST_FIRST)
         async with self._begin() as conn:
             if not tags:
@@ -86,6 +97,22 @@ class ItemsMixin(StoreBase):
                 return [_item(row) for row in await conn.execute(query.limit(limit))]
             ids = await _matching_ids(conn, unexpired, set(sources), set(tags), limit)
             return [_item(row) for row in await conn.execute(query.where(item_table.c.id.in_(ids)))]
+
+
+    async def prune_items(self, source: str, now: datetime, keep: timedelta, max_items: int) -> int:
+        """Drop the source's items unseen for longer than `keep`, and all but its newest `max_items`."""
+        of_source = item_table.c.source == source
+        newest = select(item_table.c.id).where(of_source).order_by(*NEWEST_FIRST).limit(max_items)
+        stale = or_(item_table.c.last_seen < now - keep, item_table.c.id.not_in(newest.scalar_subquery()))
+        async with self._begin() as conn:
+            result = await conn.execute(delete(item_table).where(of_source, stale))
+        return result.rowcount
+
+    async def item_counts(self) -> dict[str, int]:
+        """Items held per source."""
+        query = select(item_table.c.source, func.count()).group_by(item_table.c.source)
+        async with self._begin() as conn:
+            return {source: count for source, count in await conn.execute(query)}
 
 
 async def _existing_hashes(
@@ -114,6 +141,12 @@ async def _matching_ids(
     rows = await conn.execute(query)
     matches = (row.id for row in rows if row.source in sources or tags.intersection(row.tags))
     return list(islice(matches, limit))
+
+
+def _first_seen(item: Item, now: datetime) -> dict[str, Any]:
+    """An undated item is dated by when we first saw it, once and for good."""
+    seen = {"first_seen": now, "last_seen": now}
+    return seen | {"published": now} if item.undated else seen
 
 
 def _values(item: Item) -> dict[str, Any]:

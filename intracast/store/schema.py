@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -83,6 +84,11 @@ items = Table(
     Column("audience", JSON, nullable=False),
     Column("pinned", Boolean, nullable=False),
     Column("expires", UtcDateTime),
+    Column("start", UtcDateTime),
+    Column("end", UtcDateTime),
+    Column("location", Text),
+    # The feed gave no date: `published` holds the first-seen time.
+    Column("undated", Boolean, nullable=False, server_default=false()),
     Column("content_hash", String, nullable=False),
     Column("first_seen", UtcDateTime, nullable=False),
     Column("last_seen", UtcDateTime, nullable=False),
@@ -100,6 +106,9 @@ source_state = Table(
     Column("last_success", UtcDateTime),
     Column("last_error", Text),
     Column("last_error_at", UtcDateTime),
+    Column("last_error_kind", String),
+    Column("failing_since", UtcDateTime),  # first failure of the current run of failures
+    Column("retry_at", UtcDateTime),  # backing off: no attempt before this
     Column("consecutive_failures", Integer, nullable=False, server_default="0"),
     Column("items_seen", Integer, nullable=False, server_default="0"),
 )

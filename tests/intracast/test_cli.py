@@ -46,19 +46,29 @@ def test_schema_is_current_in_config_schema_json() -> None:
     }
 
 
-def test_fetch_json_prints_one_item_per_line_and_stores_them(demo_config: Path) -> None:
+def test_fetch_json_prints_one_item_per_line_and_stores_nothing(demo_config: Path) -> None:
     result = intracast("-c", str(demo_config), "fetch", "--json")
     assert result.returncode == 0, result.stderr
     items = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(items) == 6
     assert set(items[0]) == {
         "source", "guid", "title", "link", "summary", "content_html", "published", "updated",
-        "author", "image", "tags", "audience", "pinned", "expires",
+        "author", "image", "tags", "audience", "pinned", "expires", "start", "end", "location", "undated",
     }
+    assert result.stderr == "demo: 6 items\n"
+    assert not (demo_config.parent.parent / "var" / "intracast.db").exists()
+
+
+def test_fetch_store_stores_and_counts_new_and_updated(demo_config: Path) -> None:
+    first = intracast("-c", str(demo_config), "fetch", "--store")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0].split() == ["SOURCE", "PUBLISHED", "TITLE", "LINK"]
+    assert len(first.stdout.splitlines()) == 7
+    assert "demo: 6 items, 6 new, 0 updated" in first.stderr.splitlines()
     with sqlite3.connect(demo_config.parent.parent / "var" / "intracast.db") as db:
         assert db.execute("select count(*) from items").fetchone() == (6,)
-    again = intracast("-c", str(demo_config), "fetch")
-    assert again.stdout == "demo: 6 items, 0 new, 0 updated\n"
+    again = intracast("-c", str(demo_config), "fetch", "--store")
+    assert "demo: 6 items, 0 new, 0 updated" in again.stderr.splitlines()
 
 
 def test_fetch_refuses_an_unknown_source(demo_config: Path) -> None:
@@ -93,3 +103,11 @@ def test_readme_documents_every_command_and_source_type() -> None:
         assert f"intracast {command}" in readme, command
     for source_type in registry.types():
         assert f"type: {source_type}" in readme, source_type
+
+
+def test_every_example_config_passes_check() -> None:
+    examples = sorted((REPO / "config" / "examples").glob("*.yaml"))
+    assert examples
+    for example in examples:
+        result = intracast("-c", str(example), "check")
+        assert result.returncode == 0, result.stdout

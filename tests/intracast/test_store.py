@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -208,13 +209,48 @@ async def test_list_items_filters_expired_sources_and_tags(store: SqlStore) -> N
     assert await guids(["nowhere"], ["nothing"]) == []
 
 
+async def test_an_undated_item_is_dated_by_first_sight_for_good(store: SqlStore) -> None:
+    undated = item("u1", published=None, updated=None, undated=True)
+    await store.upsert_items([undated], NOW)
+    later = NOW + timedelta(hours=3)
+    result = await store.upsert_items([replace(undated, summary="Edited")], later)
+    assert result == UpsertResult(updated=1)
+    (stored,) = await store.get_items()
+    assert (stored.published, stored.undated, stored.summary) == (NOW, True, "Edited")
+
+
+async def test_an_item_published_in_the_future_waits_for_its_time(store: SqlStore) -> None:
+    starts = NOW + timedelta(hours=2)
+    await store.upsert_items([item("later", published=starts), item("now", published=NOW)], NOW)
+    assert [i.guid for i in await store.list_items([], [], NOW, 10)] == ["now"]
+    assert [i.guid for i in await store.list_items([], [], starts, 10)] == ["later", "now"]
+
+
+async def test_event_fields_round_trip(store: SqlStore) -> None:
+    event = item("e", start=NOW + timedelta(days=2), end=NOW + timedelta(days=2, hours=1), location="Kantine")
+    await store.upsert_items([event], NOW)
+    assert await store.get_items() == [event]
+
+
+async def test_prune_keeps_recent_items_up_to_the_cap(store: SqlStore) -> None:
+    old = [item(f"old{i}", published=NOW - timedelta(days=60 + i)) for i in range(3)]
+    await store.upsert_items(old, NOW - timedelta(days=40))
+    fresh = [item(f"new{i}", published=NOW - timedelta(hours=i)) for i in range(5)]
+    await store.upsert_items(fresh, NOW)
+    await store.upsert_items([item("other", source="events")], NOW - timedelta(days=40))
+    assert await store.prune_items("news", NOW, keep=timedelta(days=30), max_items=4) == 4
+    assert [i.guid for i in await store.get_items("news")] == ["new0", "new1", "new2", "new3"]
+    assert await store.item_counts() == {"news": 4, "events": 1}
+
+
 # fetch state
 
 
 async def test_fetch_state_counts_failures_and_success_resets(store: SqlStore) -> None:
     assert await store.get_fetch_state("news") is None
-    await store.record_fetch_failure("news", NOW, "HTTP 503")
-    await store.record_fetch_failure("news", NOW + timedelta(minutes=1), "timeout")
+    retry = NOW + timedelta(minutes=20)
+    await store.record_fetch_failure("news", NOW, "HTTP 503", kind="http")
+    await store.record_fetch_failure("news", NOW + timedelta(minutes=1), "timeout", kind="timeout", retry_at=retry)
     failing = await store.get_fetch_state("news")
     assert failing == FetchState(
         source="news",
@@ -224,6 +260,9 @@ async def test_fetch_state_counts_failures_and_success_resets(store: SqlStore) -
         last_success=None,
         last_error="timeout",
         last_error_at=NOW + timedelta(minutes=1),
+        last_error_kind="timeout",
+        failing_since=NOW,
+        retry_at=retry,
         consecutive_failures=2,
         items_seen=0,
     )
@@ -234,15 +273,18 @@ async def test_fetch_state_counts_failures_and_success_resets(store: SqlStore) -
     ok = await store.get_fetch_state("news")
     assert ok is not None
     assert (ok.consecutive_failures, ok.items_seen, ok.etag) == (0, 7, '"abc"')
+    assert (ok.failing_since, ok.retry_at) == (None, None)
     assert ok.last_success == ok.last_attempt == later
     assert ok.last_success is not None
-    assert (ok.last_error, ok.last_error_at) == ("timeout", NOW + timedelta(minutes=1))
+    assert (ok.last_error, ok.last_error_at, ok.last_error_kind) == ("timeout", NOW + timedelta(minutes=1), "timeout")
     assert ok.last_success.tzinfo is UTC
+    await store.record_fetch_success("news", later + timedelta(minutes=10), etag='"abc"')  # a 304
+    assert (await store.get_fetch_state("news")).items_seen == 7
 
 
 async def test_fetch_states_lists_every_source(store: SqlStore) -> None:
     await store.record_fetch_success("news", NOW, items_seen=1)
-    await store.record_fetch_failure("events", NOW, "DNS")
+    await store.record_fetch_failure("events", NOW, "DNS", kind="connection")
     states = await store.fetch_states()
     assert set(states) == {"news", "events"}
     assert states["events"].consecutive_failures == 1

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sources.demo import DemoOptions, DemoSource
+from sources.registry import FetchContext
 
 
 async def items_at(now: datetime, language: str = "en") -> list:
-    source = DemoSource(DemoOptions(name="demo", type="demo", language=language), clock=lambda: now)
-    return [item async for item in source.fetch()]
+    source = DemoSource(DemoOptions(name="demo", type="demo", language=language))
+    return (await source.fetch(FetchContext(now))).items
 
 
 @pytest.mark.parametrize("now", [

@@ -1,0 +1,47 @@
+"""A source's health from its fetch state: pending, healthy, retrying, or degraded.
+
+A source that fails is `retrying` at first: one timeout is no news. Once it
+has been failing for longer than its `degraded_after` (default three
+intervals), it is `degraded`, and screens say how old their news is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from intracast.store import FetchState
+from sources.registry import SourceOptions
+
+
+def source_state(options: SourceOptions, state: FetchState | None, now: datetime) -> str:
+    if state is None or state.last_attempt is None:
+        return "pending"
+    if state.consecutive_failures == 0:
+        return "healthy"
+    failing_since = state.failing_since or state.last_attempt
+    return "degraded" if now - failing_since >= options.degraded_threshold() else "retrying"
+
+
+def source_health(options: SourceOptions, state: FetchState | None, held: int, now: datetime) -> dict[str, Any]:
+    health: dict[str, Any] = {"state": source_state(options, state, now), "type": getattr(options, "type"),
+                              "items_held": held}
+    if state is None:
+        return health
+    stamp = _iso
+    health |= {
+        "last_attempt": stamp(state.last_attempt),
+        "last_success": stamp(state.last_success),
+        "consecutive_failures": state.consecutive_failures,
+        "items_seen": state.items_seen,
+    }
+    if state.last_error:
+        health["last_error"] = {"kind": state.last_error_kind, "message": state.last_error,
+                                "at": stamp(state.last_error_at)}
+    if state.retry_at and state.consecutive_failures:
+        health["retry_at"] = stamp(state.retry_at)
+    return health
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
