@@ -6,10 +6,12 @@ import asyncio
 import os
 import re
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
 import aiohttp
+import aiohttp.web
 
 DEADLINE = 60
 
@@ -89,3 +91,46 @@ async def test_run_refuses_a_broken_config_with_its_problems(tmp_path: Path) -> 
     _, stderr = await asyncio.wait_for(proc.communicate(), DEADLINE)
     assert proc.returncode == 1
     assert f"{config}:4:10: server.lisen: unknown key 'lisen'; did you mean 'listen'?" in stderr.decode()
+
+
+async def test_the_daemon_keeps_the_store_current_on_its_schedule(tmp_path: Path, aiohttp_server) -> None:
+    titles = ["Canteen opens"]
+
+    async def feed(request):
+        items = "".join(f"<item><title>{t}</title><link>https://intranet.example.org/{i}</link></item>"
+                        for i, t in enumerate(titles))
+        return aiohttp.web.Response(text=f'<rss version="2.0"><channel><title>N</title>{items}</channel></rss>',
+                                    content_type="application/rss+xml")
+
+    app = aiohttp.web.Application()
+    app.router.add_get("/feed", feed)
+    server = await aiohttp_server(app)
+    config = tmp_path / "intracast.yaml"
+    config.write_text(
+        "intranet: {name: Plek, url: 'https://intranet.example.org'}\n"
+        f"sources: [{{name: news, type: rss, url: '{server.make_url('/feed')}', every: 1s}}]\n"
+    )
+    proc = await start_daemon(config, "run", "--listen", "127.0.0.1:0")
+    try:
+        match, _ = await asyncio.wait_for(read_until(proc.stdout, r"running on (http://127\.0\.0\.1:\d+)"), DEADLINE)
+        db = tmp_path / "var" / "intracast.db"
+        assert await asyncio.wait_for(poll_titles(db, 1), DEADLINE) == ["Canteen opens"]
+        titles.append("Roster is out")
+        assert await asyncio.wait_for(poll_titles(db, 2), DEADLINE) == ["Canteen opens", "Roster is out"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), DEADLINE) == 0
+
+
+async def poll_titles(db: Path, count: int) -> list[str]:
+    """The stored titles, once there are `count` of them."""
+    while True:
+        if db.exists():
+            with sqlite3.connect(db) as conn:
+                try:
+                    titles = sorted(t for (t,) in conn.execute("select title from items"))
+                except sqlite3.OperationalError:  # the schema is still being created
+                    titles = []
+            if len(titles) >= count:
+                return titles
+        await asyncio.sleep(0.1)  # polling interval, bounded by the caller's deadline

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -92,3 +94,35 @@ def test_templates_are_checked_at_load_time(options: dict, message: str) -> None
     with pytest.raises(ValidationError) as caught:
         model.model_validate({"name": "unread", "type": "rss", **options})
     assert message in str(caught.value)
+
+
+class CountingPool(ProcessPoolExecutor):
+    """A real process pool that counts what it was given."""
+
+    submitted: list[str]
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted.append(fn.__qualname__)
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_parsing_runs_in_the_worker_processes_not_on_the_loop(aiohttp_server) -> None:
+    entries = "".join(f"<item><title>Post {i}</title><link>https://intranet.example.org/{i}</link></item>"
+                      for i in range(2000))
+
+    async def feed(request):
+        return web.Response(text=f'<rss version="2.0"><channel><title>Big</title>{entries}</channel></rss>',
+                            content_type="application/rss+xml")
+
+    app = web.Application()
+    app.router.add_get("/feed", feed)
+    server = await aiohttp_server(app)
+    model, factory = adapter("rss")
+    with CountingPool(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submitted = []
+        async with ClientSession() as session:
+            source = factory(model.model_validate({"name": "big", "type": "rss", "url": str(server.make_url("/feed"))}),
+                             Services(Http(session, Path(".")), pool))
+            result = await source.fetch(FetchContext(now=NOW))
+    assert pool.submitted == ["parse_rss"]
+    assert len(result.items) == 2000
