@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import builtins
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema
 
-from sources.fields import TimeZone
+from sources.fields import Duration, TimeZone
 
 Locale = Literal["nl", "en"]
 Frequency = Literal["daily", "weekly", "off"]
@@ -41,7 +42,16 @@ class DigestConfig(_Strict):
     tags: list[str] = Field(default_factory=list, description="Only items with one of these tags (empty: any)")
     audience: list[str] = Field(default_factory=list, description="Only recipients in one of these groups (empty: all)")
     max_items: int = Field(15, ge=1, le=200, description="Items listed; the rest as 'and N more on the intranet'")
+    group_by: Literal["source", "tag", "none"] = Field("source", description="Group the items by source or by tag")
+    subject: str | None = Field(
+        None, description="Subject template (Jinja2: count, intranet, digest, recipient); default names the count"
+    )
+    intro: str | None = Field(None, description="Intro paragraph template (Jinja2), above the items")
     skip_empty: bool = Field(True, description="Send nothing when a recipient has no new items")
+    templates: Path | None = Field(None, description="Folder whose templates override the shipped ones")
+    lookback: Duration = Field(timedelta(days=7), description="A recipient's first digest covers this far back")
+    grace: Duration = Field(timedelta(hours=12), description="A window missed while down still runs this late")
+    track_clicks: bool = Field(False, description="Links go through /r/ to record clicks (marks items read)")
 
 
 class RecipientConfig(_Strict):
@@ -62,9 +72,14 @@ class RecipientsConfig(_Strict):
 class SmtpConfig(_Strict):
     host: str = Field(min_length=1, description="SMTP server")
     port: int = Field(587, ge=1, le=65535, description="587 with STARTTLS, 465 with implicit TLS")
-    starttls: bool = Field(True, description="Upgrade the connection with STARTTLS")
-    tls: bool = Field(False, description="Implicit TLS (port 465)")
+    security: Literal["starttls", "require_starttls", "tls", "none"] = Field(
+        "starttls",
+        description="starttls: when the server offers it; require_starttls: refuse without; tls: implicit (465)",
+    )
     username: str | None = Field(None, description="Login; use ${SMTP_USER}")
     password: str | None = Field(None, description="Password; use ${SMTP_PASSWORD}, never a literal")
     sender: EmailStr | None = Field(None, description="From address (default: digest@ the intranet's host)")
     timeout: float = Field(30.0, gt=0, description="Seconds per SMTP command")
+    max_connections: int = Field(4, ge=1, le=64, description="Long-lived connections, each carrying many messages")
+    rate: float = Field(20.0, gt=0, description="Messages per second at most; halved while the server throttles")
+    retry_for: Duration = Field(timedelta(hours=24), description="Temporary failures retry this long, then fail")

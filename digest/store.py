@@ -50,6 +50,7 @@ class OutboxRow:
     attempts: int
     next_attempt_at: datetime
     last_reply: str | None
+    created_at: datetime  # a row still not sent `smtp.retry_for` after this fails
 
 
 class DeliveryStore(Protocol):

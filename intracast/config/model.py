@@ -29,6 +29,8 @@ class IntranetConfig(_Strict):
     url: AnyHttpUrl = Field(description="Home page; redirects go only to this host")
     locale: Locale = Field("nl", description="Default language of mails and screens: nl or en")
     timezone: TimeZone = Field(ZoneInfo("Europe/Amsterdam"), description="Default time zone (IANA)")
+    logo: AnyHttpUrl | None = Field(None, description="Logo shown in mails and on screens (an https URL)")
+    colour: str = Field("#1f5fa8", pattern=r"^#[0-9a-fA-F]{6}$", description="Brand colour, as #rrggbb")
 
 
 def _check_listen(value: str) -> str:
@@ -44,6 +46,11 @@ Listen = Annotated[str, AfterValidator(_check_listen)]
 class ServerConfig(_Strict):
     listen: Listen = Field("127.0.0.1:8080", description="HOST:PORT; loopback unless told otherwise")
     public_url: AnyHttpUrl | None = Field(None, description="URL employees and screens reach us at (default: http://listen)")
+    secret: str = Field(
+        "insecure-demo-secret-set-INTRACAST_SECRET",
+        min_length=16,
+        description="Signs unsubscribe, preference and click links; use ${INTRACAST_SECRET}",
+    )
 
     @property
     def host(self) -> str:

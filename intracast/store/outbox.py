@@ -35,6 +35,7 @@ OUTBOX_COLUMNS = (
     deliveries.c.attempts,
     deliveries.c.next_attempt_at,
     deliveries.c.last_reply,
+    deliveries.c.created_at,
 )
 DELIVERY_KEY = (deliveries.c.digest, deliveries.c.recipient, deliveries.c.window_end)
 
@@ -184,4 +185,5 @@ def _outbox_row(row: Row[*tuple[Any, ...]]) -> OutboxRow:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         last_reply=row.last_reply,
+        created_at=row.created_at,
     )
