@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from sources.item import Item
+
 
 class OutboxState(StrEnum):
     PENDING = "pending"
@@ -53,6 +55,42 @@ class OutboxRow:
     created_at: datetime  # a row still not sent `smtp.retry_for` after this fails
 
 
+class Outcome(StrEnum):
+    """What a digest run did for one recipient."""
+
+    QUEUED = "queued"  # a message is in the outbox
+    EMPTY = "empty"  # nothing new for them
+    UNSUBSCRIBED = "unsubscribed"
+    FREQUENCY_OFF = "frequency_off"
+    NOT_DUE = "not_due"  # weekly, or their window has not come yet
+    NOT_IN_AUDIENCE = "not_in_audience"
+    CAUGHT_UP = "caught_up"  # `digest send --catchup`: marked delivered, not sent
+    FAILED = "failed"  # could not be made (a per-user source failed, a template error)
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    digest: str
+    recipient: str
+    window_end: datetime | None
+    outcome: Outcome
+    detail: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An item as the digest sees it: with its store id, which deliveries record."""
+
+    id: int
+    item: Item
+
+
+class PreferenceView(Protocol):
+    frequency: str | None
+    unsubscribed_at: datetime | None
+
+
 class DeliveryStore(Protocol):
     """Outbox and delivery records. May raise `StoreError`."""
 
@@ -74,4 +112,30 @@ class DeliveryStore(Protocol):
 
     async def delivered_item_ids(self, recipient: str) -> set[int]:
         """Store ids of the items this recipient has already been sent."""
+        ...
+
+    async def read_item_ids(self, recipient: str) -> set[int]:
+        """Store ids of the items this recipient opened through a tracked link."""
+        ...
+
+    async def candidate_items(self, sources: list[str], since: datetime, until: datetime, now: datetime) -> list[Candidate]:
+        """Current items of `sources` (empty: all) published or updated in (since, until]."""
+        ...
+
+    async def last_window_ends(self, digest: str) -> dict[str, datetime]:
+        """Per recipient (lowercased email), where their last window of `digest` ended."""
+        ...
+
+    async def advance_window(self, digest: str, recipient: str, end: datetime) -> None:
+        """Record that the recipient's window ended at `end` (never moves backwards)."""
+        ...
+
+    async def record_outcomes(self, outcomes: list[RunOutcome]) -> None: ...
+
+    async def outcomes_for(self, recipient: str, limit: int = 20) -> list[RunOutcome]:
+        """The recipient's latest outcomes, newest first."""
+        ...
+
+    async def preferences(self) -> dict[str, PreferenceView]:
+        """Every employee's own choice (frequency, unsubscribe), by lowercased email."""
         ...

@@ -35,3 +35,11 @@ class ClicksMixin(StoreBase):
         query = select(click_table).order_by(click_table.c.at.desc(), click_table.c.id.desc()).limit(limit)
         async with self._begin() as conn:
             return [Click(**row._mapping) for row in await conn.execute(query)]
+
+    async def read_item_ids(self, recipient: str) -> set[int]:
+        """Items the recipient opened through a tracked link: read, so no digest lists them again."""
+        query = select(click_table.c.item_id).where(
+            click_table.c.recipient == normalise_email(recipient), click_table.c.item_id.is_not(None)
+        ).distinct()
+        async with self._begin() as conn:
+            return set((await conn.scalars(query)).all())

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intracast.store.base import StoreBase
 from intracast.store.schema import items as item_table
+from digest.store import Candidate
 from sources.item import Item
 
 ITEM_FIELDS = tuple(f.name for f in fields(Item))
@@ -99,6 +100,27 @@ class ItemsMixin(StoreBase):
             return [_item(row) for row in await conn.execute(query.where(item_table.c.id.in_(ids)))]
 
 
+    async def candidate_items(
+        self, sources: list[str], since: datetime, until: datetime, now: datetime
+    ) -> list[Candidate]:
+        """Current items of `sources` (empty: all) published or updated in (since, until], newest first."""
+        changed = func.coalesce(item_table.c.updated, item_table.c.published)
+        current = and_(
+            or_(item_table.c.expires.is_(None), item_table.c.expires > now),
+            or_(item_table.c.published.is_(None), item_table.c.published <= now),
+        )
+        query = (
+            select(item_table.c.id, *ITEM_COLUMNS)
+            .where(current, or_(and_(changed > since, changed <= until),
+                                and_(item_table.c.published > since, item_table.c.published <= until)))
+            .order_by(*NEWEST_FIRST)
+        )
+        if sources:
+            query = query.where(item_table.c.source.in_(sources))
+        async with self._begin() as conn:
+            rows = await conn.execute(query)
+            return [Candidate(row.id, _item(row, skip=("id",))) for row in rows]
+
     async def prune_items(self, source: str, now: datetime, keep: timedelta, max_items: int) -> int:
         """Drop the source's items unseen for longer than `keep`, and all but its newest `max_items`."""
         of_source = item_table.c.source == source
@@ -157,8 +179,8 @@ def _values(item: Item) -> dict[str, Any]:
     return values
 
 
-def _item(row: Row[*tuple[Any, ...]]) -> Item:
-    values = dict(row._mapping)
+def _item(row: Row[*tuple[Any, ...]], skip: tuple[str, ...] = ()) -> Item:
+    values = {key: value for key, value in row._mapping.items() if key not in skip}
     values["tags"] = tuple(values["tags"])
     values["audience"] = tuple(values["audience"])
     return Item(**values)

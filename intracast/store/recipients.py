@@ -94,6 +94,12 @@ class RecipientsMixin(StoreBase):
     async def resubscribe(self, email: str, now: datetime) -> None:
         await self._set_preference(email, now, unsubscribed_at=None)
 
+    async def preferences(self) -> dict[str, Preference]:
+        """Every employee's own choice, by (lowercased) email."""
+        async with self._begin() as conn:
+            rows = await conn.execute(select(preferences))
+            return {row.email: Preference(**row._mapping) for row in rows}
+
     async def get_preference(self, email: str) -> Preference | None:
         query = select(preferences).where(preferences.c.email == normalise_email(email))
         async with self._begin() as conn:

@@ -160,6 +160,30 @@ deliveries = Table(
     Index(None, "state", "next_attempt_at"),
 )
 
+# Where each recipient's last window of each digest ended: the next starts there.
+digest_windows = Table(
+    "digest_windows",
+    metadata,
+    Column("digest", String, nullable=False),
+    Column("recipient", String, nullable=False),
+    Column("last_end", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("digest", "recipient"),
+)
+
+# Why each recipient did or did not get a digest in each run ("why didn't I get it?").
+digest_outcomes = Table(
+    "digest_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String, nullable=False),
+    Column("recipient", String, nullable=False),
+    Column("window_end", UtcDateTime),
+    Column("outcome", String, nullable=False),
+    Column("detail", Text),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "recipient", "at"),
+)
+
 delivered_items = Table(
     "delivered_items",
     metadata,

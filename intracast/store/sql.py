@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from intracast.store.clicks import ClicksMixin
+from intracast.store.digests import DigestsMixin
 from intracast.store.engine import create_engine, describe
 from intracast.store.fetch_state import FetchStateMixin
 from intracast.store.heartbeats import HeartbeatsMixin
@@ -34,7 +35,9 @@ from intracast.store.recipients import RecipientsMixin
 log = logging.getLogger(__name__)
 
 
-class SqlStore(ItemsMixin, FetchStateMixin, RecipientsMixin, OutboxMixin, ClicksMixin, HeartbeatsMixin):
+class SqlStore(
+    ItemsMixin, FetchStateMixin, RecipientsMixin, OutboxMixin, DigestsMixin, ClicksMixin, HeartbeatsMixin
+):
     """The store; implements `digest.store.DeliveryStore` and `screens.store.PlaylistStore`.
 
     Make one with `open_store`, which owns the engine. Raises `StoreError`.

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, text
 
-from digest.store import DeliveryKey, DeliveryStore, NewDelivery, OutboxState
+from digest.store import DeliveryKey, DeliveryStore, NewDelivery, Outcome, OutboxState, RunOutcome
 from intracast.store import (
     Click,
     FetchState,
@@ -550,3 +550,58 @@ def test_utc_datetime_round_trips_the_instant(moment: datetime) -> None:
         engine.dispose()
     assert back is not None and back.tzinfo is UTC
     assert back == moment.astimezone(UTC)
+
+
+# digest runs
+
+
+async def test_candidate_items_are_the_window_s_new_and_updated_items(store: SqlStore) -> None:
+    since, until = NOW - timedelta(days=1), NOW
+    await store.upsert_items([
+        item("old", published=since - timedelta(hours=1), updated=since - timedelta(hours=1)),
+        item("new", published=since + timedelta(hours=1), updated=since + timedelta(hours=1)),
+        item("edited", published=since - timedelta(days=3), updated=since + timedelta(hours=2)),
+        item("future", published=until + timedelta(hours=1), updated=until + timedelta(hours=1)),
+        item("expired", published=since + timedelta(hours=3), expires=NOW - timedelta(minutes=1)),
+        item("other", source="events", published=since + timedelta(hours=4)),
+    ], NOW)
+    candidates = await store.candidate_items(["news"], since, until, NOW)
+    assert [c.item.guid for c in candidates] == ["new", "edited"]
+    assert candidates[0].id == await store.item_id("news", "new")
+    assert {c.item.guid for c in await store.candidate_items([], since, until, NOW)} == {"new", "edited", "other"}
+
+
+async def test_a_window_end_only_moves_forward(store: SqlStore) -> None:
+    await store.advance_window("daily", "An@Example.org", NOW)
+    await store.advance_window("daily", "an@example.org", NOW - timedelta(days=1))
+    await store.advance_window("weekly", "an@example.org", NOW - timedelta(days=3))
+    assert await store.last_window_ends("daily") == {"an@example.org": NOW}
+    await store.advance_window("daily", "an@example.org", NOW + timedelta(days=1))
+    assert await store.last_window_ends("daily") == {"an@example.org": NOW + timedelta(days=1)}
+
+
+async def test_outcomes_answer_why_newest_first(store: SqlStore) -> None:
+    await store.record_outcomes([
+        RunOutcome("daily", "an@example.org", NOW - timedelta(days=1), Outcome.EMPTY, None, NOW - timedelta(days=1)),
+        RunOutcome("daily", "An@example.org", NOW, Outcome.QUEUED, "3 items", NOW),
+        RunOutcome("daily", "bo@example.org", NOW, Outcome.UNSUBSCRIBED, None, NOW),
+    ])
+    assert [(o.outcome, o.detail) for o in await store.outcomes_for("AN@example.org")] == [
+        (Outcome.QUEUED, "3 items"), (Outcome.EMPTY, None)]
+
+
+async def test_a_tracked_click_marks_the_item_read(store: SqlStore) -> None:
+    await store.upsert_items([item("n1")], NOW)
+    item_id = await store.item_id("news", "n1")
+    await store.record_click(Click(link="https://intranet.example.org/n1", at=NOW, item_id=item_id, recipient="An@example.org"))
+    await store.record_click(Click(link="https://intranet.example.org/n1", at=NOW, item_id=item_id, screen="hall"))
+    assert await store.read_item_ids("an@example.org") == {item_id}
+    assert await store.read_item_ids("bo@example.org") == set()
+
+
+async def test_preferences_lists_every_choice(store: SqlStore) -> None:
+    await store.unsubscribe("An@example.org", NOW)
+    await store.set_frequency("bo@example.org", "weekly", NOW)
+    prefs = await store.preferences()
+    assert prefs["an@example.org"].unsubscribed_at == NOW
+    assert prefs["bo@example.org"].frequency == "weekly"

@@ -25,11 +25,14 @@ def upgrade() -> None:
     _source_state()
     _recipients()
     _deliveries()
+    _digest_runs()
     _activity()
 
 
 def downgrade() -> None:
     for table in (
+        "digest_outcomes",
+        "digest_windows",
         "screen_heartbeats",
         "clicks",
         "delivered_items",
@@ -113,6 +116,28 @@ def _recipients() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("email", name="pk_preferences"),
     )
+
+
+def _digest_runs() -> None:
+    op.create_table(
+        "digest_windows",
+        sa.Column("digest", sa.String(), nullable=False),
+        sa.Column("recipient", sa.String(), nullable=False),
+        sa.Column("last_end", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("digest", "recipient", name="pk_digest_windows"),
+    )
+    op.create_table(
+        "digest_outcomes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("digest", sa.String(), nullable=False),
+        sa.Column("recipient", sa.String(), nullable=False),
+        sa.Column("window_end", sa.DateTime()),
+        sa.Column("outcome", sa.String(), nullable=False),
+        sa.Column("detail", sa.Text()),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_digest_outcomes"),
+    )
+    op.create_index("ix_digest_outcomes_recipient_at", "digest_outcomes", ["recipient", "at"])
 
 
 def _deliveries() -> None:
