@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema
 
 from sources.fields import Duration, TimeZone
@@ -17,8 +16,10 @@ Frequency = Literal["daily", "weekly", "off"]
 
 
 def _check_cron(value: str) -> str:
+    from digest.windows import parse_schedule  # here: windows reads this module's types
+
     try:
-        CronTrigger.from_crontab(value)
+        parse_schedule(value)
     except ValueError as e:
         raise ValueError(f"invalid cron expression {value!r}: {e}") from None
     return value
@@ -36,8 +37,15 @@ class _Strict(BaseModel):
 
 
 class DigestConfig(_Strict):
-    name: str = Field(min_length=1, description="Unique among digests; used in logs, URLs and the CLI")
-    schedule: Cron = Field("30 8 * * 1-5", description="Cron, in the intranet's time zone (default weekdays 08:30)")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+        description="Unique among digests; used in logs, the List-Id header and the CLI (letters, digits, - and _)",
+    )
+    schedule: Cron = Field(
+        "30 8 * * 1-5",
+        description="Cron (standard crontab; 0 and 7 are Sunday), in each recipient's own time zone "
+        "(default weekdays 08:30)",
+    )
     sources: list[str] = Field(default_factory=list, description="Names of sources to include (empty: all)")
     tags: list[str] = Field(default_factory=list, description="Only items with one of these tags (empty: any)")
     audience: list[str] = Field(default_factory=list, description="Only recipients in one of these groups (empty: all)")
@@ -65,7 +73,7 @@ class RecipientConfig(_Strict):
 
 
 class RecipientsConfig(_Strict):
-    file: Path | None = Field(None, description="CSV with a header row: email,name,locale,timezone,groups,frequency")
+    file: Path | None = Field(None, description="CSV with a header row: email,name,locale,timezone,groups,frequency,id (groups separated by |)")
     list: builtins.list[RecipientConfig] = Field(default_factory=list, description="Recipients written in the config")
 
 

@@ -53,7 +53,9 @@ class Signer:
     def verify(self, token: str, action: Action) -> Claims:
         """The claims of a token made for `action`; `BadToken` otherwise."""
         payload, dot, signature = token.partition(".")
-        if not dot or not hmac.compare_digest(_unb64(signature), self._mac(action, payload)):
+        # Compared as canonical text: base64's last character has spare bits, and a
+        # token that differs only there must not verify (one token, one spelling).
+        if not dot or not signature.isascii() or not hmac.compare_digest(signature, _b64(self._mac(action, payload))):
             raise BadToken("invalid token")
         data = json.loads(_unb64(payload))
         if data.get("a") != action or not isinstance(data.get("r"), str):

@@ -156,3 +156,9 @@ def _store_guard(run):  # type: ignore[no-untyped-def]
     except StoreError as e:
         click.echo(f"intracast: {e}", err=True)
         sys.exit(1)
+
+
+# Registered last: cli_digest reads this module's helpers when its commands run.
+from intracast.cli_digest import digest  # noqa: E402
+
+main.add_command(digest)

@@ -1,8 +1,8 @@
 """`intracast run`: scheduler and web server together, until SIGTERM or SIGINT.
 
-Shutdown order: stop scheduling and let running jobs finish (SMTP
-transactions included), close the web server, then the HTTP client and the
-store (the runtime's exit stack).
+Shutdown order: stop scheduling and let running jobs finish, close the web
+server, stop the sender after the SMTP transactions in flight, then close
+the HTTP client and the store (the runtime's exit stack).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from aiohttp import web
 from intracast import __version__
 from intracast.banner import banner
 from intracast.config import LoadedConfig
+from intracast.digests import Digests
 from intracast.ingest import Ingestor, utcnow
 from intracast.runtime import Runtime, open_runtime
 from intracast.scheduler import Scheduler
@@ -36,8 +37,10 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(loaded))
         runtime.metrics.config_loaded.set(time.time())
+        digests = Digests(loaded, runtime.store, runtime.ingestor)
+        await digests.serve(stack)
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)
-        schedule_jobs(scheduler, runtime)
+        schedule_jobs(scheduler, runtime, digests)
         app = make_app(runtime.store, scheduler, runtime.metrics, list(loaded.config.sources))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -56,7 +59,7 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
     log.info("daemon.stopped")
 
 
-def schedule_jobs(scheduler: Scheduler, runtime: Runtime) -> None:
+def schedule_jobs(scheduler: Scheduler, runtime: Runtime, digests: Digests) -> None:
     config = runtime.loaded.config
     for name, source in runtime.ingestor.sources.items():
         if getattr(source.options, "per_recipient", False):
@@ -64,8 +67,9 @@ def schedule_jobs(scheduler: Scheduler, runtime: Runtime) -> None:
         job = partial(_fetch_job, scheduler, runtime.ingestor, name)
         scheduler.every(f"source:{name}", job, source.options.every, first_run=utcnow())
     for digest in config.digests:
-        scheduler.cron(f"digest:{digest.name}", partial(_digest_due, digest.name), digest.schedule,
-                       config.intranet.timezone)
+        # A window missed while the daemon was down runs now (within the digest's grace).
+        scheduler.once(f"digest:{digest.name}:startup", partial(_digest_job, scheduler, digests, digest.name,
+                                                                startup=True), utcnow())
 
 
 async def _fetch_job(scheduler: Scheduler, ingestor: Ingestor, name: str) -> None:
@@ -74,9 +78,18 @@ async def _fetch_job(scheduler: Scheduler, ingestor: Ingestor, name: str) -> Non
         scheduler.once(f"source:{name}:retry", partial(_fetch_job, scheduler, ingestor, name), outcome.retry_at)
 
 
-async def _digest_due(name: str) -> None:
-    # The digest pipeline (issue 5) hangs its run here; until then the tick is logged.
-    log.info("digest.due digest=%s", name)
+async def _digest_job(scheduler: Scheduler, digests: Digests, name: str, *, startup: bool) -> None:
+    """Run the digest, then wake again at the next window end in any recipient's time zone.
+
+    Not a cron trigger: 08:30 in Amsterdam and 08:30 in New York are two
+    instants, and `digest.windows` reads the schedule in each recipient's zone.
+    """
+    try:
+        await digests.run(name, utcnow(), startup=startup)
+    finally:
+        when = digests.next_due(name, utcnow())
+        if when is not None:
+            scheduler.once(f"digest:{name}", partial(_digest_job, scheduler, digests, name, startup=False), when)
 
 
 def _url_host(host: str) -> str:

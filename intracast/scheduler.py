@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -45,10 +44,6 @@ class Scheduler:
         """Run `job` once at `at`, replacing a pending one of the same id (a retry)."""
         self._aps.add_job(self._wrap(job_id, job), DateTrigger(run_date=at), id=job_id, name=job_id,
                           replace_existing=True)
-
-    def cron(self, job_id: str, job: Job, expression: str, timezone: ZoneInfo) -> None:
-        trigger = CronTrigger.from_crontab(expression, timezone=timezone)
-        self._aps.add_job(self._wrap(job_id, job), trigger, id=job_id, name=job_id)
 
     def start(self) -> None:
         self._aps.start()

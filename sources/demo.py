@@ -3,7 +3,8 @@
 Yields a handful of news items, group posts, an event and a pinned
 announcement, dated relative to today in the configured time zone, so the
 demo digest is never empty and the demo screens are never stale, whatever the
-date. Each day brings new guids, as a real intranet brings new posts.
+date. Each day (from 10:00, when its morning's posts are all out) brings new
+guids, as a real intranet brings new posts.
 
     sources:
       - {name: demo, type: demo, language: en, every: 15m}
@@ -31,6 +32,9 @@ class DemoOptions(SourceOptions):
         AnyHttpUrl("https://intranet.example.org"), description="Base URL the demo items link to"
     )
     timezone: TimeZone = Field(ZoneInfo("Europe/Amsterdam"), description="Time zone the demo's day runs in")
+
+
+DAY_TURNS_AT = timedelta(hours=10)
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,9 @@ class DemoSource:
 
     async def fetch(self, context: FetchContext) -> FetchResult:
         tz = self.options.timezone
-        today = context.now.astimezone(tz).date()
+        # The demo's "today" turns at 10:00, after its last morning post, so that
+        # every item is already published whenever the demo runs (even at 03:00).
+        today = (context.now.astimezone(tz) - DAY_TURNS_AT).date()
         return FetchResult([self._item(post, today, tz) for post in _POSTS])
 
     def _item(self, post: _Post, today: date, tz: ZoneInfo) -> Item:
@@ -112,7 +118,7 @@ class DemoSource:
         base = str(self.options.intranet).rstrip("/")
         expires = None
         if post.expires_days is not None:
-            expires = datetime.combine(day + timedelta(days=post.expires_days), time(0, 0), tz)
+            expires = datetime.combine(day + timedelta(days=post.expires_days), time(0, 0), tz) + DAY_TURNS_AT
         return Item(
             source=self.options.name,
             guid=f"demo:{day.isoformat()}:{post.slug}",

@@ -132,13 +132,15 @@ class OutboxMixin(StoreBase):
         async with self._begin() as conn:
             return set(await conn.scalars(query))
 
-    async def outbox(self, limit: int = 50) -> list[OutboxRow]:
-        """The latest deliveries, newest first."""
+    async def outbox(self, limit: int = 50, *, recipient: str | None = None) -> list[OutboxRow]:
+        """The latest deliveries (of one recipient, if given), newest first."""
         query = (
             select(*OUTBOX_COLUMNS)
             .order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
             .limit(limit)
         )
+        if recipient is not None:
+            query = query.where(deliveries.c.recipient == normalise_email(recipient))
         async with self._begin() as conn:
             return [_outbox_row(row) for row in await conn.execute(query)]
 

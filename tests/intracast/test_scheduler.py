@@ -104,19 +104,3 @@ async def test_shutdown_cancels_a_job_that_outlives_the_grace_period(scheduler: 
     await asyncio.wait_for(started.wait(), timeout=10)
     await scheduler.shutdown(grace=0.1)
     await asyncio.wait_for(cancelled.wait(), timeout=10)
-
-
-async def test_cron_jobs_run_in_the_given_time_zone(scheduler: Scheduler) -> None:
-    async def digest() -> None:
-        pass
-
-    amsterdam, new_york = ZoneInfo("Europe/Amsterdam"), ZoneInfo("America/New_York")
-    scheduler.cron("digest:ams", digest, "30 8 * * 1-5", amsterdam)
-    scheduler.cron("digest:nyc", digest, "30 8 * * 1-5", new_york)
-    scheduler.start()
-    jobs = scheduler.jobs()
-    for job, tz in (("digest:ams", amsterdam), ("digest:nyc", new_york)):
-        local = jobs[job].astimezone(tz)
-        assert (local.hour, local.minute) == (8, 30) and local.weekday() < 5
-        assert jobs[job] > datetime.now(UTC)
-    assert jobs["digest:ams"] != jobs["digest:nyc"]

@@ -1,0 +1,31 @@
+"""The links a digest carries: to items (direct or tracked), preferences, unsubscribe.
+
+Each carries a token signed for its action and recipient (digest/tokens.py),
+so that the endpoints can trust it without a session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from digest.recipients import Recipient
+from digest.store import Candidate
+from digest.tokens import Claims, Signer
+
+
+@dataclass(frozen=True)
+class Links:
+    public_url: str  # where employees reach the daemon, without a trailing slash
+    signer: Signer
+
+    def item(self, recipient: Recipient, candidate: Candidate, tracked: bool) -> str:
+        if not tracked:
+            return candidate.item.link
+        claims = Claims("click", recipient.key, candidate.id, candidate.item.link)
+        return f"{self.public_url}/r/{self.signer.sign(claims)}"
+
+    def preferences(self, recipient: Recipient) -> str:
+        return f"{self.public_url}/preferences/{self.signer.sign(Claims('preferences', recipient.key))}"
+
+    def unsubscribe(self, recipient: Recipient) -> str:
+        return f"{self.public_url}/u/{self.signer.sign(Claims('unsubscribe', recipient.key))}"

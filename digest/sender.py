@@ -1,0 +1,223 @@
+"""Drain the outbox through a delivery backend: claim, send, record each outcome.
+
+`Sender.drain()` claims due rows (`claim_pending`, under a lease) and sends
+them over the backend, `backend.concurrency` at a time and paced by a
+`Throttle`, until nothing is due. Each row ends in one store call:
+
+- delivered -> `mark_sent` with the server's reply;
+- `TemporaryDeliveryError` -> `mark_deferred`, due again after an exponential
+  backoff with jitter (1 min * 2**attempts, at most 1 h, +-20 %), or
+  `mark_failed` once the row is `retry_for` old; a throttling reply also
+  slows the throttle down;
+- `PermanentDeliveryError` -> `mark_failed` with the server's reply;
+- any other exception is a bug: logged with its traceback and deferred, so a
+  bug never loses a message.
+
+`Sender.run()` is the daemon's loop around it; setting `stop` lets the
+messages in flight finish and be recorded, starts no new one, and returns.
+Rows claimed but not yet started stay leased and are claimed again once the
+lease runs out (after a restart, at most `lease` later); none is sent twice.
+Cancelling `run()` instead aborts the transactions in flight: those rows are
+sent again after the lease, which may duplicate them.
+
+Logs name the digest and the row id, never the address: `mail.sent` per
+message at debug, `mail.drained` per drain at info.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from digest.backends.base import Backend
+from digest.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
+from digest.store import DeliveryStore, OutboxRow
+from digest.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=1)
+JITTER = 0.2
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff(attempts: int, rng: random.Random) -> timedelta:
+    """How long to wait after the `attempts`-th failed attempt (0-based), with jitter."""
+    base = min(LONGEST_RETRY, FIRST_RETRY * 2 ** min(attempts, 16))
+    return base * rng.uniform(1 - JITTER, 1 + JITTER)
+
+
+@dataclass(frozen=True, slots=True)
+class DrainStats:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+
+
+@dataclass
+class _Pass:
+    """One drain's shared state: what happened, and whether to start more."""
+
+    stop: asyncio.Event
+    counts: Counter[str] = field(default_factory=Counter)
+    error: Exception | None = None
+
+    @property
+    def halted(self) -> bool:
+        return self.stop.is_set() or self.error is not None
+
+
+class Sender:
+    def __init__(
+        self,
+        store: DeliveryStore,
+        backend: Backend,
+        *,
+        rate: float,
+        lease: timedelta = timedelta(minutes=5),
+        retry_for: timedelta = timedelta(hours=24),
+        clock: Callable[[], datetime] = _utc_now,
+        batch: int = 100,
+        poll: timedelta = timedelta(seconds=30),
+        rng: random.Random | None = None,
+    ):
+        self._store = store
+        self._backend = backend
+        self._lease = lease
+        self._retry_for = retry_for
+        self._clock = clock
+        self._batch = batch
+        self._poll = poll
+        self._rng = rng or random.Random()
+        self.throttle = Throttle(rate, burst=max(1, backend.concurrency))
+
+    async def run(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        """Drain, then wait for `wake` (new rows), the next poll or `stop`; until `stop`."""
+        while not stop.is_set():
+            wake.clear()
+            try:
+                await self.drain(stop)
+            except Exception:  # the store failed; the rows are safe in it: try again at the next poll
+                log.exception("mail.drain_failed")
+            await _first_of(wake, stop, timeout=self._poll.total_seconds())
+
+    async def drain(self, stop: asyncio.Event | None = None) -> DrainStats:
+        """Send every due row; with `stop` set, finish the messages in flight and return."""
+        started = time.monotonic()
+        run = _Pass(stop or asyncio.Event())
+        while not run.halted:
+            rows = await self._store.claim_pending(self._claim_size(), self._lease, self._clock())
+            if not rows:
+                break
+            await self._send_all(rows, run)
+        stats = DrainStats(run.counts["sent"], run.counts["deferred"], run.counts["failed"])
+        log.log(
+            logging.INFO if stats != DrainStats() else logging.DEBUG,
+            "mail.drained sent=%d deferred=%d failed=%d took=%.3fs",
+            stats.sent, stats.deferred, stats.failed, time.monotonic() - started,
+        )
+        if run.error is not None:
+            raise run.error
+        return stats
+
+    def _claim_size(self) -> int:
+        """A batch the throttle can send well within the lease, so that no other sender reclaims it."""
+        sendable = self.throttle.rate * self._lease.total_seconds() / 2
+        return max(1, min(self._batch, int(sendable)))
+
+    async def _send_all(self, rows: list[OutboxRow], run: _Pass) -> None:
+        queue = iter(rows)
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(min(self._backend.concurrency, len(rows))):
+                tg.create_task(self._worker(queue, run))
+
+    async def _worker(self, queue: Iterator[OutboxRow], run: _Pass) -> None:
+        for row in queue:
+            if not await self._turn(run):
+                return
+            try:
+                run.counts[await self._deliver(row)] += 1
+            except Exception as e:  # the store could not record it; stop sending what we cannot record
+                log.error("mail.unrecorded digest=%s id=%d error=%r", row.key.digest, row.id, e)
+                run.error = run.error or e
+
+    async def _turn(self, run: _Pass) -> bool:
+        """Wait until the throttle lets the next message go; False if the drain halts meanwhile."""
+        if run.halted:
+            return False
+        delay = self.throttle.reserve()
+        if delay > 0:
+            await _first_of(run.stop, timeout=delay)  # a stop need not wait out a slowed-down throttle
+        return not run.halted
+
+    async def _deliver(self, row: OutboxRow) -> str:
+        started = time.monotonic()
+        try:
+            reply = await self._backend.send(row.sender, row.key.recipient, row.message)
+        except PermanentDeliveryError as e:
+            await self._store.mark_failed(row.id, e.reply, self._clock())
+            log.warning("mail.failed digest=%s id=%d code=%s", row.key.digest, row.id, e.code)
+            return "failed"
+        except DeliveryError as e:
+            return await self._retry_later(row, e)
+        except Exception as e:
+            log.exception("mail.error digest=%s id=%d", row.key.digest, row.id)
+            reply = f"internal error: {type(e).__name__}: {e}"
+            await self._store.mark_deferred(row.id, reply, self._clock() + backoff(row.attempts, self._rng))
+            return "deferred"
+        await self._store.mark_sent(row.id, reply, self._clock())
+        self.throttle.succeeded()
+        ms = (time.monotonic() - started) * 1000
+        log.debug("mail.sent digest=%s id=%d ms=%d", row.key.digest, row.id, ms)
+        return "sent"
+
+    async def _retry_later(self, row: OutboxRow, error: DeliveryError) -> str:
+        now = self._clock()
+        if isinstance(error, TemporaryDeliveryError) and error.throttled:
+            self.throttle.slow_down()
+        deadline = row.created_at + self._retry_for
+        if now >= deadline:
+            reply = f"{error.reply} (gave up after {_span(self._retry_for)})"
+            await self._store.mark_failed(row.id, reply, now)
+            log.warning(
+                "mail.gave_up digest=%s id=%d attempts=%d code=%s",
+                row.key.digest, row.id, row.attempts + 1, error.code,
+            )
+            return "failed"
+        retry_at = min(deadline, now + backoff(row.attempts, self._rng))
+        await self._store.mark_deferred(row.id, error.reply, retry_at)
+        log.debug(
+            "mail.deferred digest=%s id=%d code=%s retry_in=%ds",
+            row.key.digest, row.id, error.code, (retry_at - now).total_seconds(),
+        )
+        return "deferred"
+
+
+def _span(span: timedelta) -> str:
+    """24h, 90m, 45s: the largest unit that divides it."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of `events` is set, or `timeout` seconds; the waiters are ours and end here."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)

@@ -1,0 +1,110 @@
+"""The digest pipeline composed: recipients, runs on schedule, the sender draining the outbox.
+
+`Digests` owns the sender task: started with the daemon, woken when a run
+queued messages, stopped at shutdown after the messages in flight are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from digest.backends.base import Backend
+from digest.backends.maildir import MaildirBackend
+from digest.backends.smtp import SmtpBackend
+from digest.config import DigestConfig
+from digest.links import Links
+from digest.recipients import Recipient, load_recipients
+from digest.render import Branding
+from digest.run import DigestRun, Mailing, RunStats
+from digest.sender import Sender
+from digest.tokens import Signer
+from digest.windows import next_window_end
+from intracast.config import LoadedConfig
+from intracast.ingest import Clock, Ingestor, utcnow
+from intracast.store import SqlStore
+
+log = logging.getLogger(__name__)
+
+MAILDIR_RATE = 1000.0
+MAILDIR_RETRY_FOR = timedelta(hours=24)
+
+
+class Digests:
+    def __init__(self, loaded: LoadedConfig, store: SqlStore, ingestor: Ingestor, clock: Clock = utcnow):
+        config = loaded.config
+        self._loaded, self._store, self._ingestor = loaded, store, ingestor
+        host = urlsplit(str(config.intranet.url)).hostname or "localhost"
+        public_url = str(config.server.public_url or f"http://{config.server.listen}").rstrip("/")
+        smtp = config.smtp
+        self.mailing = Mailing(
+            branding=Branding(config.intranet.name, str(config.intranet.url),
+                              str(config.intranet.logo) if config.intranet.logo else None, config.intranet.colour),
+            sender=(smtp.sender if smtp and smtp.sender else f"digest@{host}"),
+            domain=host,
+            links=Links(public_url, Signer(config.server.secret)),
+        )
+        self.backend: Backend = SmtpBackend(smtp) if smtp else MaildirBackend(loaded.resolve(config.storage.maildir))
+        # A Maildir takes what it is given: no rate, and its "retries" are disk errors.
+        self.sender = Sender(store, self.backend, rate=smtp.rate if smtp else MAILDIR_RATE,
+                             retry_for=smtp.retry_for if smtp else MAILDIR_RETRY_FOR, clock=clock)
+        self.wake, self._stop = asyncio.Event(), asyncio.Event()
+
+    def recipients(self) -> list[Recipient]:
+        config = self._loaded.config
+        recipients, problems = load_recipients(
+            config.recipients, default_locale=config.intranet.locale,
+            default_timezone=config.intranet.timezone, base_dir=self._loaded.base_dir,
+        )
+        for problem in problems:
+            log.warning("recipients.problem %s", problem)
+        return recipients
+
+    def next_due(self, name: str, now: datetime) -> datetime | None:
+        """The earliest next window end of the digest across the recipients' time zones."""
+        schedule = self.digest(name).schedule
+        zones = {r.timezone.key: r.timezone for r in self.recipients()} or {"": self._loaded.config.intranet.timezone}
+        ends = [end for tz in zones.values() if (end := next_window_end(schedule, tz, now)) is not None]
+        return min(ends, default=None)
+
+    def digest(self, name: str) -> DigestConfig:
+        return next(d for d in self._loaded.config.digests if d.name == name)
+
+    def run_for(self, digest: DigestConfig) -> DigestRun:
+        sources = self._loaded.config.sources
+        wanted = [s for s in sources if not digest.sources or s.name in digest.sources]
+        personal = [s.name for s in wanted if getattr(s, "per_recipient", False)]
+        return DigestRun(digest, self._store, self.mailing, sources=[s.name for s in wanted],
+                         personal_sources=personal, fetch_personal=self._fetch_personal)
+
+    async def run(self, name: str, now: datetime, *, only: str | None = None, catchup: bool = False,
+                  dry_run: bool = False, startup: bool = False, manual: bool = False) -> RunStats:
+        """`startup`: the check for missed windows, where recipients with nothing due are not recorded;
+        `manual`: `digest send`, whose windows end now."""
+        recipients = [r for r in self.recipients() if only is None or r.key == only.lower()]
+        stats = await self.run_for(self.digest(name)).run(recipients, now, catchup=catchup, dry_run=dry_run,
+                                                           record_not_due=not startup, manual=manual)
+        self.wake.set()
+        return stats
+
+    async def _fetch_personal(self, source: str, recipient: Recipient) -> set[str]:
+        fields = {"id": recipient.id or "", "email": recipient.email, "name": recipient.name}
+        outcome = await self._ingestor.run(source, force=True, recipient=fields)
+        if outcome.error:
+            raise outcome.error  # this recipient's digest waits for the next run; the outcome says why
+        return {item.guid for item in outcome.items}
+
+    async def serve(self, stack: AsyncExitStack) -> None:
+        """Open the backend and start the sender; the stack stops both, letting sends in flight finish."""
+        await self.backend.open()
+        stack.push_async_callback(self.backend.close)
+        task = asyncio.create_task(self.sender.run(self.wake, self._stop), name="digest-sender")
+
+        async def stop() -> None:
+            self._stop.set()
+            await task
+
+        stack.push_async_callback(stop)

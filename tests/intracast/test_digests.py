@@ -1,0 +1,162 @@
+"""The digest pipeline composed as the daemon runs it: real store, real Maildir, a controlled clock."""
+
+from __future__ import annotations
+
+import mailbox
+import textwrap
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from digest.store import Outcome
+from intracast.config import load_config
+from intracast.digests import Digests
+from intracast.runtime import open_runtime
+from sources.item import Item
+
+# Tuesday 24 November 2026, 08:30 in Amsterdam (CET, +01:00).
+AMS_0830 = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+
+
+def write_config(tmp_path: Path, recipients: str, digest: str = "") -> Path:
+    path = tmp_path / "intracast.yaml"
+    path.write_text(textwrap.dedent("""\
+        intranet: {name: Plek, url: "https://intranet.example.org", locale: nl, timezone: Europe/Amsterdam}
+        server: {public_url: "https://mail.example.org", secret: "a-test-secret-of-enough-length"}
+        storage: {url: "sqlite:///var/test.db", maildir: var/outbox}
+        sources:
+          - {name: news, type: static, items: [{title: placeholder}]}
+        digests:
+          - {name: daily, schedule: "30 8 * * 1-5", sources: [news]%s}
+        recipients:
+          list:
+        """ % digest) + textwrap.indent(textwrap.dedent(recipients), "    "))
+    return path
+
+
+def news(guid: str, published: datetime, **fields: object) -> Item:
+    return Item(source="news", guid=guid, title=f"Nieuws {guid}", link=f"https://intranet.example.org/{guid}",
+                summary=f"Over {guid}.", published=published, updated=published, **fields)
+
+
+def delivered(tmp_path: Path) -> list:
+    box = mailbox.Maildir(tmp_path / "var" / "outbox", create=False)
+    return [message_from_bytes(box.get_bytes(key), policy=policy.default) for key in sorted(box.keys())]
+
+
+class Clock:
+    """The test's time: runs happen at chosen instants, and the sender sees the same."""
+
+    def __init__(self) -> None:
+        self.now = AMS_0830
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make_digests(loaded, runtime) -> tuple[Digests, Clock]:
+    clock = Clock()
+    return Digests(loaded, runtime.store, runtime.ingestor, clock=clock), clock
+
+
+async def run_and_send(digests: Digests, clock: Clock, now: datetime):
+    clock.now = now
+    stats = await digests.run("daily", now)
+    await digests.backend.open()
+    try:
+        await digests.sender.drain()
+    finally:
+        await digests.backend.close()
+    return stats
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return write_config(tmp_path, """\
+        - {email: an@example.org, name: An, locale: nl}
+        - {email: bo@example.org, name: Bo, locale: en, groups: [zorg]}
+        - {email: cy@example.org, name: Cy, frequency: "off"}
+        """)
+
+
+async def test_a_run_mails_each_recipient_their_items_once(tmp_path: Path, config: Path) -> None:
+    loaded = load_config(config, env={})
+    async with open_runtime(loaded) as runtime:
+        store = runtime.store
+        await store.upsert_items([
+            news("canteen", AMS_0830 - timedelta(hours=2)),
+            news("roster", AMS_0830 - timedelta(hours=3), audience=("zorg",)),
+            news("later", AMS_0830 + timedelta(minutes=5)),
+        ], AMS_0830 - timedelta(hours=1))
+        digests, clock = make_digests(loaded, runtime)
+        stats = await run_and_send(digests, clock, AMS_0830 + timedelta(minutes=1))
+        assert stats.outcomes == {Outcome.QUEUED: 2, Outcome.FREQUENCY_OFF: 1}
+        mails = {m["To"].addresses[0].addr_spec: m for m in delivered(tmp_path)}
+        assert set(mails) == {"an@example.org", "bo@example.org"}
+        an, bo = mails["an@example.org"], mails["bo@example.org"]
+        assert "Nieuws canteen" in an.get_body(("plain",)).get_content()
+        assert "Nieuws roster" not in an.get_body(("plain",)).get_content()
+        assert "Nieuws roster" in bo.get_body(("plain",)).get_content()
+        assert "Nieuws later" not in an.get_body(("plain",)).get_content()
+        assert an["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert an["Message-ID"] != bo["Message-ID"]
+
+        again = await run_and_send(digests, clock, AMS_0830 + timedelta(minutes=2))
+        assert Outcome.QUEUED not in again.outcomes, "a replayed window sends nothing"
+        assert len(delivered(tmp_path)) == 2
+
+        next_day = AMS_0830 + timedelta(days=1, minutes=1)
+        await run_and_send(digests, clock, next_day)
+        texts = [m.get_body(("plain",)).get_content() for m in delivered(tmp_path)
+                 if m["To"].addresses[0].addr_spec == "an@example.org"]
+        assert len(texts) == 2
+        assert [("Nieuws canteen" in t, "Nieuws later" in t) for t in texts].count((False, True)) == 1
+        why = await store.outcomes_for("cy@example.org")
+        assert [o.outcome for o in why] == [Outcome.FREQUENCY_OFF] * 3
+
+
+async def test_nothing_new_is_not_sent_and_says_why(tmp_path: Path, config: Path) -> None:
+    loaded = load_config(config, env={})
+    async with open_runtime(loaded) as runtime:
+        digests, clock = make_digests(loaded, runtime)
+        stats = await run_and_send(digests, clock, AMS_0830 + timedelta(minutes=1))
+        assert stats.outcomes == {Outcome.EMPTY: 2, Outcome.FREQUENCY_OFF: 1}
+        assert not (tmp_path / "var" / "outbox").exists() or delivered(tmp_path) == []
+        assert (await runtime.store.outcomes_for("an@example.org"))[0].outcome is Outcome.EMPTY
+
+
+async def test_unsubscribed_and_catchup(tmp_path: Path, config: Path) -> None:
+    loaded = load_config(config, env={})
+    async with open_runtime(loaded) as runtime:
+        store = runtime.store
+        await store.upsert_items([news("old", AMS_0830 - timedelta(days=2))], AMS_0830 - timedelta(days=2))
+        digests, clock = make_digests(loaded, runtime)
+        await store.unsubscribe("bo@example.org", AMS_0830)
+        caught = await digests.run("daily", AMS_0830 + timedelta(minutes=1), catchup=True)
+        assert caught.outcomes == {Outcome.CAUGHT_UP: 1, Outcome.UNSUBSCRIBED: 1, Outcome.FREQUENCY_OFF: 1}
+        await store.upsert_items([news("fresh", AMS_0830 + timedelta(hours=1))], AMS_0830 + timedelta(hours=1))
+        await run_and_send(digests, clock, AMS_0830 + timedelta(days=1, minutes=1))
+        (mail,) = delivered(tmp_path)
+        text = mail.get_body(("plain",)).get_content()
+        assert "Nieuws fresh" in text and "Nieuws old" not in text, "catch-up did not flood old news"
+
+
+async def test_recipients_in_two_time_zones_get_their_own_0830(tmp_path: Path) -> None:
+    config = write_config(tmp_path, """\
+        - {email: an@example.org, timezone: Europe/Amsterdam}
+        - {email: ny@example.org, timezone: America/New_York}
+        """)
+    loaded = load_config(config, env={})
+    async with open_runtime(loaded) as runtime:
+        digests, clock = make_digests(loaded, runtime)
+        await runtime.store.upsert_items([news("n", AMS_0830 - timedelta(hours=1))], AMS_0830 - timedelta(hours=1))
+        assert digests.next_due("daily", AMS_0830 - timedelta(minutes=1)) == AMS_0830
+        first = await run_and_send(digests, clock, AMS_0830)
+        assert first.outcomes == {Outcome.QUEUED: 1, Outcome.NOT_DUE: 1}
+        ny_0830 = datetime(2026, 11, 24, 13, 30, tzinfo=UTC)  # EST, -05:00
+        assert digests.next_due("daily", AMS_0830) == ny_0830
+        second = await run_and_send(digests, clock, ny_0830)
+        assert second.outcomes == {Outcome.NOT_DUE: 1, Outcome.QUEUED: 1}
+        assert sorted(m["To"].addresses[0].addr_spec for m in delivered(tmp_path)) == ["an@example.org", "ny@example.org"]
