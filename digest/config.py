@@ -91,3 +91,7 @@ class SmtpConfig(_Strict):
     max_connections: int = Field(4, ge=1, le=64, description="Long-lived connections, each carrying many messages")
     rate: float = Field(20.0, gt=0, description="Messages per second at most; halved while the server throttles")
     retry_for: Duration = Field(timedelta(hours=24), description="Temporary failures retry this long, then fail")
+    lease: Duration = Field(
+        timedelta(minutes=5),
+        description="A message being sent is reserved this long; after a crash it is sent again once it passes",
+    )

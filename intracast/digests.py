@@ -12,9 +12,7 @@ from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from digest.backends.base import Backend
-from digest.backends.maildir import MaildirBackend
-from digest.backends.smtp import SmtpBackend
+from digest.backends import Backend, backend_for
 from digest.config import DigestConfig
 from digest.links import Links
 from digest.recipients import Recipient, load_recipients
@@ -47,10 +45,12 @@ class Digests:
             domain=host,
             links=Links(public_url, Signer(config.server.secret)),
         )
-        self.backend: Backend = SmtpBackend(smtp) if smtp else MaildirBackend(loaded.resolve(config.storage.maildir))
-        # A Maildir takes what it is given: no rate, and its "retries" are disk errors.
-        self.sender = Sender(store, self.backend, rate=smtp.rate if smtp else MAILDIR_RATE,
-                             retry_for=smtp.retry_for if smtp else MAILDIR_RETRY_FOR, clock=clock)
+        self.backend: Backend = backend_for(smtp, loaded.resolve(config.storage.maildir))
+        if smtp:
+            self.sender = Sender(store, self.backend, rate=smtp.rate, retry_for=smtp.retry_for, lease=smtp.lease,
+                                 clock=clock)
+        else:  # a Maildir takes what it is given: no rate, and its "retries" are disk errors
+            self.sender = Sender(store, self.backend, rate=MAILDIR_RATE, retry_for=MAILDIR_RETRY_FOR, clock=clock)
         self.wake, self._stop = asyncio.Event(), asyncio.Event()
 
     def recipients(self) -> list[Recipient]:
