@@ -160,3 +160,48 @@ async def test_recipients_in_two_time_zones_get_their_own_0830(tmp_path: Path) -
         second = await run_and_send(digests, clock, ny_0830)
         assert second.outcomes == {Outcome.NOT_DUE: 1, Outcome.QUEUED: 1}
         assert sorted(m["To"].addresses[0].addr_spec for m in delivered(tmp_path)) == ["an@example.org", "ny@example.org"]
+
+
+async def test_a_per_user_unread_source_lists_only_what_that_user_has_not_read(tmp_path: Path, aiohttp_server) -> None:
+    from aiohttp import web
+
+    unread = {"1001": ["welcome", "roster"], "1002": ["welcome"]}
+
+    async def feed(request: web.Request) -> web.Response:
+        entries = "".join(
+            f"<item><title>Ongelezen {slug}</title><link>https://intranet.example.org/{slug}</link>"
+            f"<guid>{slug}</guid><pubDate>Tue, 24 Nov 2026 06:00:00 GMT</pubDate></item>"
+            for slug in unread[request.match_info["user"]]
+        )
+        return web.Response(text=f'<rss version="2.0"><channel><title>U</title>{entries}</channel></rss>',
+                            content_type="application/rss+xml")
+
+    app = web.Application()
+    app.router.add_get("/users/{user}/unread", feed)
+    server = await aiohttp_server(app)
+    path = tmp_path / "intracast.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        intranet: {{name: Plek, url: "https://intranet.example.org", locale: nl}}
+        server: {{public_url: "https://mail.example.org", secret: "a-test-secret-of-enough-length"}}
+        storage: {{url: "sqlite:///var/test.db", maildir: var/outbox}}
+        sources:
+          - name: unread
+            type: rss
+            url: "{server.make_url('/users/')}{{recipient.id}}/unread"
+            per_recipient: true
+        digests:
+          - {{name: daily, schedule: "30 8 * * 1-5", sources: [unread]}}
+        recipients:
+          list:
+            - {{email: an@example.org, id: "1001"}}
+            - {{email: bo@example.org, id: "1002"}}
+        """))
+    loaded = load_config(path, env={})
+    async with open_runtime(loaded) as runtime:
+        digests, clock = make_digests(loaded, runtime)
+        stats = await run_and_send(digests, clock, AMS_0830 + timedelta(minutes=1))
+        assert stats.outcomes == {Outcome.QUEUED: 2}
+    texts = {m["To"].addresses[0].addr_spec: m.get_body(("plain",)).get_content() for m in delivered(tmp_path)}
+    assert "Ongelezen roster" in texts["an@example.org"] and "Ongelezen welcome" in texts["an@example.org"]
+    assert "Ongelezen welcome" in texts["bo@example.org"]
+    assert "Ongelezen roster" not in texts["bo@example.org"], "another employee's unread item leaked"
