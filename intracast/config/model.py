@@ -30,6 +30,11 @@ class IntranetConfig(_Strict):
     locale: Locale = Field("nl", description="Default language of mails and screens: nl or en")
     timezone: TimeZone = Field(ZoneInfo("Europe/Amsterdam"), description="Default time zone (IANA)")
     logo: AnyHttpUrl | None = Field(None, description="Logo shown in mails and on screens (an https URL)")
+    hosts: list[str] = Field(
+        default_factory=list,
+        description="Other hosts of the intranet (wiki, forum); tracked links redirect only to these, "
+        "the intranet's own host and the sources' hosts",
+    )
     colour: str = Field("#1f5fa8", pattern=r"^#[0-9a-fA-F]{6}$", description="Brand colour, as #rrggbb")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import REPO, SHIPPED_CONFIG
 
-COMMANDS = ["run", "check", "fetch", "schema", "migrate"]
+COMMANDS = ["run", "check", "fetch", "schema", "migrate", "digest preview", "digest send", "digest why"]
 
 
 def intracast(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -91,7 +91,7 @@ def test_migrate_creates_the_database_and_refuses_one_from_the_future(demo_confi
 
 def test_every_command_has_help() -> None:
     for command in COMMANDS:
-        result = intracast(command, "--help")
+        result = intracast(*command.split(), "--help")
         assert result.returncode == 0 and result.stdout.startswith("Usage: "), command
 
 
