@@ -36,6 +36,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_template(value: str | None) -> str | None:
+    from digest.render import check_admin_template  # here: render reads this module's models
+
+    if value is not None:
+        check_admin_template(value)
+    return value
+
+
+AdminTemplate = Annotated[str | None, AfterValidator(_check_template)]
+
+
 class DigestConfig(_Strict):
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
@@ -51,10 +62,10 @@ class DigestConfig(_Strict):
     audience: list[str] = Field(default_factory=list, description="Only recipients in one of these groups (empty: all)")
     max_items: int = Field(15, ge=1, le=200, description="Items listed; the rest as 'and N more on the intranet'")
     group_by: Literal["source", "tag", "none"] = Field("source", description="Group the items by source or by tag")
-    subject: str | None = Field(
+    subject: AdminTemplate = Field(
         None, description="Subject template (Jinja2: count, intranet, digest, recipient); default names the count"
     )
-    intro: str | None = Field(None, description="Intro paragraph template (Jinja2), above the items")
+    intro: AdminTemplate = Field(None, description="Intro paragraph template (Jinja2), above the items")
     skip_empty: bool = Field(True, description="Send nothing when a recipient has no new items")
     templates: Path | None = Field(None, description="Folder whose templates override the shipped ones")
     lookback: Duration = Field(timedelta(days=7), description="A recipient's first digest covers this far back")

@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo
 
 import css_inline
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, Template
+from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from digest.config import DigestConfig
@@ -215,6 +216,20 @@ def _sandbox() -> SandboxedEnvironment:
 @functools.lru_cache(maxsize=64)
 def _admin_template(source: str) -> Template:
     return _sandbox().from_string(source)
+
+
+ADMIN_NAMES = frozenset({"count", "intranet", "digest", "recipient"})
+
+
+def check_admin_template(source: str) -> None:
+    """Raise ValueError, saying what is wrong, unless `source` is a subject or intro template that can render."""
+    try:
+        parsed = _sandbox().parse(source)
+    except TemplateSyntaxError as e:
+        raise ValueError(f"template error on its line {e.lineno}: {e.message}") from None
+    unknown = sorted(meta.find_undeclared_variables(parsed) - ADMIN_NAMES)
+    if unknown:
+        raise ValueError(f"unknown name {unknown[0]!r} in the template; use {', '.join(sorted(ADMIN_NAMES))}")
 
 
 def _inline_css(html: str) -> str:

@@ -154,6 +154,16 @@ sources: {name: news}
 """, "5:10: sources: expected a list (- entry), got a mapping"),
     ("top-level-list", "!- intranet\n", "1:1: (top): expected a mapping of keys (key: value), got a list"),
     ("empty-file", "!", "1:1: (top): the file is empty"),
+    ("subject-unknown-name", """
+digests:
+  - name: daily
+    subject: "{{ cnt }} new on {{ intranet }}"
+""", "7:14: digests[daily].subject: unknown name 'cnt' in the template; use count, digest, intranet, recipient"),
+    ("subject-syntax", """
+digests:
+  - name: daily
+    subject: "{{ count "
+""", "7:14: digests[daily].subject: template error on its line 1: unexpected end of template"),
     ("bad-locale", """
 recipients:
   list:
