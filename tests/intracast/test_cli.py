@@ -111,3 +111,34 @@ def test_every_example_config_passes_check() -> None:
     for example in examples:
         result = intracast("-c", str(example), "check")
         assert result.returncode == 0, result.stdout
+
+
+def test_digest_preview_send_and_why_on_the_demo(demo_config: Path) -> None:
+    config = ["-c", str(demo_config)]
+    assert intracast(*config, "fetch", "--store").returncode == 0
+    preview = intracast(*config, "digest", "preview", "daily", "--to", "bram@example.org", "--format", "text")
+    assert preview.returncode == 0, preview.stderr
+    assert "Hallo Bram" in preview.stdout and "https://intranet.example.org/" in preview.stdout
+    eml = intracast(*config, "digest", "preview", "daily", "--to", "anna@example.org", "--format", "eml")
+    assert "Subject: " in eml.stdout and "List-Unsubscribe: " in eml.stdout
+    outbox = demo_config.parent.parent / "var" / "outbox"
+    assert not outbox.exists(), "a preview sends nothing"
+
+    sent = intracast(*config, "digest", "send", "daily")
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.splitlines() == ["daily: 2 queued", "outbox: 2 sent, 0 deferred, 0 failed"]
+    assert len(list((outbox / "new").iterdir())) == 2
+    again = intracast(*config, "digest", "send", "daily")
+    assert again.stdout.splitlines()[0] == "daily: 2 empty", "what was sent is not sent again"
+
+    why = intracast(*config, "digest", "why", "bram@example.org")
+    lines = why.stdout.splitlines()
+    assert "empty" in lines[0] and "queued: " in lines[1]
+    assert lines[2].startswith("message <") and " sent " in lines[2]
+
+
+def test_digest_commands_name_what_is_unknown(demo_config: Path) -> None:
+    result = intracast("-c", str(demo_config), "digest", "send", "weekly")
+    assert result.returncode == 2 and "no digest 'weekly'; known: daily" in result.stderr
+    result = intracast("-c", str(demo_config), "digest", "preview", "daily", "--to", "nobody@example.org")
+    assert result.returncode == 2 and "no recipient nobody@example.org" in result.stderr

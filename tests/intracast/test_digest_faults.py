@@ -1,0 +1,349 @@
+"""The digest under faults, as real processes: `digest send` killed with SIGKILL, a daemon down at send time.
+
+DESIGN.md, delivery semantics: a delivery is created once per (digest,
+recipient, window); a row left in `sending` by a crash is claimed again after
+its lease, so a crash duplicates at most the messages in flight and loses
+none. And a window missed while the daemon was down is sent at start-up,
+within the digest's `grace`.
+
+Every `intracast` here is a real process (`sys.executable -m intracast`); mail
+goes to the recording aiosmtpd server of `tests/digest/smtpd.py`, which runs
+in the test's own loop, or into the Maildir outbox. Two time zones through the
+daemon's clock would take hours of real time: tests/intracast/test_digests.py
+covers them with a controlled clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import mailbox
+import os
+import re
+import signal
+import sqlite3
+import sys
+import textwrap
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from tests.digest.smtpd import RecordingHandler, smtp_server
+
+T = TypeVar("T")
+
+RECIPIENTS = 2000
+MAX_CONNECTIONS = 4
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# Bounds on each phase; a phase takes a few seconds to ~25 s (rendering 2,000 digests) on a loaded 2-core machine.
+DEADLINE = 90
+POLL = 0.05  # seconds between two looks at a file or a table, always under a deadline
+
+
+# --- the setting --------------------------------------------------------------------------------------------------
+
+
+def write_config(tmp_path: Path, *, smtp_port: int | None = None, schedule: str = "30 8 * * *",
+                 grace: str = "12h", recipients: int | None = None, listed: tuple[str, ...] = ()) -> Path:
+    """A config in tmp_path: three news items from yesterday, one digest `daily`, SQLite and Maildir in var/.
+
+    `recipients`: that many in recipients.csv; `listed`: addresses in the config itself.
+    """
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat()
+    items = ", ".join(
+        f'{{title: "{title}", link: "https://intranet.example.org/news/{n}", starts: "{yesterday}"}}'
+        for n, title in enumerate(["Kantine open", "Rooster staat klaar", "Nieuwe collega's"], start=1)
+    )
+    smtp = ""
+    if smtp_port is not None:
+        smtp = (f"smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none, rate: 100000, "
+                f"max_connections: {MAX_CONNECTIONS}, lease: 2s, timeout: 10}}\n")
+    if recipients is not None:
+        with (tmp_path / "recipients.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["email", "name"])
+            writer.writerows([address(n), f"Collega {n}"] for n in range(recipients))
+        recipients_yaml = "recipients: {file: recipients.csv}\n"
+    else:
+        recipients_yaml = "recipients:\n  list:\n" + "".join(f"    - {{email: {a}}}\n" for a in listed)
+    path = tmp_path / "intracast.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        intranet: {{name: Plek, url: "https://intranet.example.org", locale: nl, timezone: Europe/Amsterdam}}
+        server: {{public_url: "https://mail.example.org", secret: "${{INTRACAST_TEST_SECRET:-a-test-secret-of-enough-length}}"}}
+        storage: {{url: "sqlite:///var/intracast.db", maildir: var/outbox}}
+        sources:
+          - {{name: news, type: static, items: [{items}]}}
+        digests:
+          - {{name: daily, schedule: "{schedule}", grace: {grace}, sources: [news]}}
+        """) + smtp + recipients_yaml)
+    return path
+
+
+def address(n: int) -> str:
+    return f"collega{n:04d}@example.org"
+
+
+def database(config: Path) -> Path:
+    return config.parent / "var" / "intracast.db"
+
+
+def maildir(config: Path) -> Path:
+    return config.parent / "var" / "outbox"
+
+
+# --- processes ----------------------------------------------------------------------------------------------------
+
+
+async def start(config: Path, *args: str, output: Path | None = None,
+                stdout: int = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
+    """`intracast -c CONFIG ARGS...`; with `output`, stdout and stderr go to that file (no pipe to fill)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCREEN_", "INTRACAST_"))}
+    command = (sys.executable, "-m", "intracast", "-c", str(config), *args)
+    if output is None:
+        return await asyncio.create_subprocess_exec(*command, env=env, stdout=stdout,
+                                                    stderr=asyncio.subprocess.PIPE)
+    with output.open("wb") as out:  # the child holds its own copy of the descriptor
+        return await asyncio.create_subprocess_exec(*command, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT)
+
+
+async def intracast(config: Path, *args: str) -> str:
+    """Run a command to its end; its stdout, after checking that it exited 0."""
+    proc = await start(config, *args)
+    try:
+        stdout, stderr = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, f"intracast {' '.join(args)} exited {proc.returncode}:\n{stderr.decode()}"
+    return stdout.decode()
+
+
+async def before_exit(proc: asyncio.subprocess.Process, awaitable: Awaitable[T], output: Callable[[], str]) -> T:
+    """What `awaitable` gives, or an AssertionError with the process's output if the process ends first."""
+    waiting, exited = asyncio.ensure_future(awaitable), asyncio.ensure_future(proc.wait())
+    try:
+        await asyncio.wait({waiting, exited}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiting, exited):
+            task.cancel()
+        await asyncio.gather(waiting, exited, return_exceptions=True)
+    if not waiting.done() or waiting.cancelled():
+        raise AssertionError(f"the process exited {proc.returncode} too early:\n{output()}")
+    return waiting.result()
+
+
+async def kill(proc: asyncio.subprocess.Process) -> None:
+    proc.send_signal(signal.SIGKILL)
+    assert await proc.wait() == -signal.SIGKILL
+
+
+class Stderr:
+    """A process's stderr read as it comes, so that a test can await a line; owns its reader task."""
+
+    def __init__(self, stream: asyncio.StreamReader):
+        self.lines: list[str] = []
+        self.ended = False
+        self._changed = asyncio.Event()
+        self._task = asyncio.create_task(self._read(stream))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            self.lines.append(line.decode())
+            self._changed.set()
+        self.ended = True
+        self._changed.set()
+
+    async def line(self, pattern: str) -> str:
+        """The first line matching `pattern`, once it is written."""
+        seen = 0
+        while True:
+            for line in self.lines[seen:]:
+                if re.search(pattern, line):
+                    return line
+            seen = len(self.lines)
+            if self.ended:
+                raise AssertionError(f"stderr ended before {pattern!r}:\n{self.text}")
+            self._changed.clear()
+            await self._changed.wait()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    async def close(self) -> None:
+        """Read to the end (the process has exited)."""
+        await self._task
+
+
+# --- what arrived -------------------------------------------------------------------------------------------------
+
+
+async def received(handler: RecordingHandler, count: int) -> None:
+    """Once the sink has recorded `count` messages."""
+    while len(handler.messages) < count:
+        handler.received.clear()
+        await handler.received.wait()
+
+
+def message_ids(handler: RecordingHandler) -> dict[str, list[str]]:
+    """Recipient -> the Message-ID of every copy it received, in order."""
+    parser = BytesHeaderParser(policy=policy.default)
+    ids: dict[str, list[str]] = defaultdict(list)
+    for message in handler.messages:
+        ids[message.recipient].append(parser.parsebytes(message.content)["Message-ID"])
+    return ids
+
+
+def outbox_states(config: Path) -> Counter[str] | None:
+    """State -> deliveries in it, read-only; None while the database or its schema is not there yet."""
+    try:
+        with closing(sqlite3.connect(f"file:{database(config)}?mode=ro", uri=True, timeout=1)) as conn:
+            return Counter(dict(conn.execute("select state, count(*) from deliveries group by state").fetchall()))
+    except sqlite3.OperationalError:  # no file yet, no table yet, or the writer holds a lock for a moment
+        return None
+
+
+async def deliveries(config: Path, at_least: int) -> int:
+    """The number of deliveries in the outbox, once there are `at_least`."""
+    while True:
+        states = outbox_states(config)
+        if states is not None and states.total() >= at_least:
+            return states.total()
+        await asyncio.sleep(POLL)  # polling interval, bounded by the caller's deadline
+
+
+# --- SIGKILL during `digest send` ---------------------------------------------------------------------------------
+
+
+async def test_sigkill_while_sending_loses_nothing_and_doubles_at_most_the_messages_in_flight(tmp_path: Path) -> None:
+    handler = RecordingHandler()
+    async with smtp_server(handler) as sink:
+        config = write_config(tmp_path, smtp_port=sink.port, recipients=RECIPIENTS)
+        await asyncio.wait_for(intracast(config, "fetch", "--store"), DEADLINE)
+        output = tmp_path / "send-killed.log"
+        proc = await start(config, "digest", "send", "daily", output=output)
+        try:
+            await asyncio.wait_for(before_exit(proc, received(handler, 500), output.read_text), DEADLINE)
+        finally:
+            await kill(proc)
+        at_kill = len(handler.messages)
+        assert at_kill < RECIPIENTS, f"the run finished before the kill:\n{output.read_text()}"
+
+        async with asyncio.timeout(DEADLINE):
+            # Pending rows go at once; rows the killed sender held in `sending` once their 2 s lease has passed.
+            runs = 0
+            while len(handler.recipients()) < RECIPIENTS:
+                report = await intracast(config, "digest", "send", "daily")
+                runs += 1
+                assert report.startswith(f"daily: {RECIPIENTS} empty\n"), report  # no second digest
+
+    ids = message_ids(handler)
+    assert set(ids) == {address(n) for n in range(RECIPIENTS)}, "every recipient got their digest"
+    assert all(len(set(copies)) == 1 for copies in ids.values()), "a retry is the same mail, never a second digest"
+    doubled = {recipient: len(copies) for recipient, copies in ids.items() if len(copies) > 1}
+    assert set(doubled.values()) <= {2}
+    assert len(doubled) <= MAX_CONNECTIONS, f"{len(doubled)} doubled, {at_kill} received at the kill, {runs} runs"
+    assert outbox_states(config) == {"sent": RECIPIENTS}
+
+
+async def test_sigkill_while_queuing_sends_each_recipient_exactly_one_digest(tmp_path: Path) -> None:
+    handler = RecordingHandler()
+    async with smtp_server(handler) as sink:
+        config = write_config(tmp_path, smtp_port=sink.port, recipients=RECIPIENTS)
+        await asyncio.wait_for(intracast(config, "fetch", "--store"), DEADLINE)
+        output = tmp_path / "send-killed.log"
+        proc = await start(config, "digest", "send", "daily", output=output)
+        try:
+            await asyncio.wait_for(before_exit(proc, deliveries(config, RECIPIENTS // 2), output.read_text), DEADLINE)
+        finally:
+            await kill(proc)
+        queued = outbox_states(config)
+        assert queued is not None and queued.total() < RECIPIENTS, f"the run queued everything:\n{output.read_text()}"
+        assert handler.messages == [], "a run queues every digest before it sends one"
+
+        report = await asyncio.wait_for(intracast(config, "digest", "send", "daily"), DEADLINE)
+
+    counts = Counter(re.findall(r"(\d+) (empty|queued)", report.splitlines()[0]))
+    assert sum(int(n) for n, _ in counts) == RECIPIENTS, report
+    assert f"outbox: {RECIPIENTS} sent, 0 deferred, 0 failed" in report
+    ids = message_ids(handler)
+    assert set(ids) == {address(n) for n in range(RECIPIENTS)}
+    assert [r for r, copies in ids.items() if len(copies) != 1] == [], "exactly one digest each"
+    assert outbox_states(config) == {"sent": RECIPIENTS}
+
+
+# --- a daemon that was down at send time --------------------------------------------------------------------------
+
+
+def schedule_hours_ago(hours: int) -> str:
+    """A daily cron whose latest time was `hours` ago (and a few seconds) in Amsterdam, today or yesterday."""
+    then = (datetime.now(UTC) - timedelta(hours=hours)).astimezone(AMSTERDAM)
+    return f"{then.minute} {then.hour} * * *"
+
+
+def mails(config: Path) -> list[str]:
+    """The To: address of every message in the Maildir outbox."""
+    if not maildir(config).exists():
+        return []
+    box = mailbox.Maildir(maildir(config), factory=None, create=False)
+    return sorted(str(box.get_message(key)["To"]).rpartition("<")[2].rstrip(">") for key in box.keys())
+
+
+async def mails_for(config: Path, count: int) -> list[str]:
+    while len(found := mails(config)) < count:
+        await asyncio.sleep(POLL)  # polling interval, bounded by the caller's deadline
+    return found
+
+
+async def run_daemon(config: Path) -> tuple[asyncio.subprocess.Process, Stderr]:
+    proc = await start(config, "run", "--listen", "127.0.0.1:0", stdout=asyncio.subprocess.DEVNULL)  # the banner
+    return proc, Stderr(proc.stderr)
+
+
+async def stop_daemon(proc: asyncio.subprocess.Process, stderr: Stderr) -> int:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(proc.wait(), DEADLINE)
+    await asyncio.wait_for(stderr.close(), DEADLINE)
+    return code
+
+
+LISTED = ("an@example.org", "bo@example.org", "cy@example.org")
+
+
+async def test_a_daemon_down_at_send_time_sends_the_missed_window_at_start_up(tmp_path: Path) -> None:
+    config = write_config(tmp_path, schedule=schedule_hours_ago(2), grace="12h", listed=LISTED)
+    await asyncio.wait_for(intracast(config, "fetch", "--store"), DEADLINE)  # what the daemon had before going down
+    proc, stderr = await run_daemon(config)
+    try:
+        found = await asyncio.wait_for(before_exit(proc, mails_for(config, len(LISTED)), lambda: stderr.text), DEADLINE)
+        assert found == sorted(LISTED)
+        await asyncio.wait_for(stderr.line(r"digest\.ran digest=daily recipients=3 queued=3"), DEADLINE)
+        await asyncio.wait_for(stderr.line(r"mail\.drained sent=3 "), DEADLINE)
+    finally:
+        code = await stop_daemon(proc, stderr)
+    assert code == 0, stderr.text
+    assert "digest.missed_window digest=daily" in stderr.text
+    assert "Traceback" not in stderr.text
+    assert mails(config) == sorted(LISTED), "one message per recipient, also after the shutdown"
+
+
+async def test_a_window_missed_longer_ago_than_grace_is_not_sent_at_start_up(tmp_path: Path) -> None:
+    config = write_config(tmp_path, schedule=schedule_hours_ago(2), grace="1h", listed=LISTED)
+    await asyncio.wait_for(intracast(config, "fetch", "--store"), DEADLINE)
+    proc, stderr = await run_daemon(config)
+    try:
+        ran = await asyncio.wait_for(stderr.line(r"digest\.ran digest=daily"), DEADLINE)
+    finally:
+        code = await stop_daemon(proc, stderr)
+    assert code == 0, stderr.text
+    assert ran.rstrip().endswith("recipients=3 not_due=3"), ran
+    assert "digest.missed_window" not in stderr.text
+    assert mails(config) == []
