@@ -64,8 +64,10 @@ class DigestRun:
         self._candidates: dict[tuple[datetime, datetime], list[Candidate]] = {}
 
     async def run(self, recipients: list[Recipient], now: datetime, *, catchup: bool = False,
-                  dry_run: bool = False, record_not_due: bool = True, manual: bool = False) -> RunStats:
-        """`manual`: a run by hand; each window ends now, whatever the schedule says."""
+                  dry_run: bool = False, record_not_due: bool = True, manual: bool = False,
+                  progress: Callable[[int, int], None] | None = None) -> RunStats:
+        """`manual`: a run by hand; each window ends now, whatever the schedule says.
+        `progress(done, total)` is called as recipients are done."""
         ends = await self._store.last_window_ends(self.digest.name)
         preferences = await self._store.preferences()
         stats, outcomes = RunStats(), []
@@ -78,6 +80,8 @@ class DigestRun:
             stats.count(outcome.outcome)
             if record_not_due or outcome.outcome is not Outcome.NOT_DUE:
                 outcomes.append(outcome)
+            if progress is not None:
+                progress(sum(stats.outcomes.values()), len(recipients))
 
         async with asyncio.TaskGroup() as group:
             for recipient in recipients:

@@ -139,3 +139,30 @@ class DeliveryStore(Protocol):
     async def preferences(self) -> dict[str, PreferenceView]:
         """Every employee's own choice (frequency, unsubscribe), by lowercased email."""
         ...
+
+
+class EmployeeStore(Protocol):
+    """What the employee's pages change (digest/web.py): their own choices and reads.
+
+    `email` and `recipient` are a token's recipient, compared lowercased. Every
+    call is idempotent, so a repeated click or a retried POST does no harm.
+    May raise `StoreError`.
+    """
+
+    async def unsubscribe(self, email: str, now: datetime) -> None:
+        """Stop every digest for them; a repeated unsubscribe keeps the first date."""
+        ...
+
+    async def resubscribe(self, email: str, now: datetime) -> None: ...
+
+    async def set_frequency(self, email: str, frequency: str | None, now: datetime) -> None:
+        """daily, weekly or off; None: back to what the organisation set."""
+        ...
+
+    async def get_preference(self, email: str) -> PreferenceView | None:
+        """Their own choice; None when they never made one."""
+        ...
+
+    async def record_read(self, recipient: str, item_id: int, link: str, now: datetime) -> None:
+        """They opened the item through a tracked link: it counts as read."""
+        ...

@@ -59,7 +59,10 @@ def send(ctx: click.Context, name: str, email: str | None, dry_run: bool, catchu
     loaded = _loaded(ctx, name)
 
     async def run(runtime: Runtime, digests: Digests):
-        stats = await digests.run(name, utcnow(), only=email, catchup=catchup, dry_run=dry_run, manual=True)
+        stats = await digests.run(name, utcnow(), only=email, catchup=catchup, dry_run=dry_run, manual=True,
+                                  progress=_progress(name) if sys.stderr.isatty() else None)
+        if sys.stderr.isatty():
+            click.echo(err=True)
         if dry_run or catchup:
             return stats, None
         async with AsyncExitStack() as stack:
@@ -95,6 +98,13 @@ def why(ctx: click.Context, email: str) -> None:
     for row in rows:
         click.echo(f"message {row.message_id}  {row.state.value}  attempts {row.attempts}"
                    + (f"  last reply: {row.last_reply}" if row.last_reply else ""))
+
+
+def _progress(name: str) -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        click.echo(f"\r{name}: {done}/{total} recipients", nl=False, err=True)
+
+    return show
 
 
 def _loaded(ctx: click.Context, name: str | None) -> LoadedConfig:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -81,12 +82,14 @@ class Digests:
                          personal_sources=personal, fetch_personal=self._fetch_personal)
 
     async def run(self, name: str, now: datetime, *, only: str | None = None, catchup: bool = False,
-                  dry_run: bool = False, startup: bool = False, manual: bool = False) -> RunStats:
+                  dry_run: bool = False, startup: bool = False, manual: bool = False,
+                  progress: Callable[[int, int], None] | None = None) -> RunStats:
         """`startup`: the check for missed windows, where recipients with nothing due are not recorded;
         `manual`: `digest send`, whose windows end now."""
         recipients = [r for r in self.recipients() if only is None or r.key == only.lower()]
         stats = await self.run_for(self.digest(name)).run(recipients, now, catchup=catchup, dry_run=dry_run,
-                                                           record_not_due=not startup, manual=manual)
+                                                           record_not_due=not startup, manual=manual,
+                                                           progress=progress)
         self.wake.set()
         return stats
 

@@ -30,6 +30,10 @@ class ClicksMixin(StoreBase):
         async with self._begin() as conn:
             await conn.execute(stmt)
 
+    async def record_read(self, recipient: str, item_id: int, link: str, now: datetime) -> None:
+        """A tracked digest link was opened (`digest.store.EmployeeStore`): the item is read for them."""
+        await self.record_click(Click(link=link, at=now, item_id=item_id, recipient=recipient))
+
     async def clicks(self, limit: int = 100) -> list[Click]:
         """The latest clicks, newest first."""
         query = select(click_table).order_by(click_table.c.at.desc(), click_table.c.id.desc()).limit(limit)

@@ -30,6 +30,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -139,9 +140,11 @@ async def before_exit(proc: asyncio.subprocess.Process, awaitable: Awaitable[T],
     return waiting.result()
 
 
-async def kill(proc: asyncio.subprocess.Process) -> None:
-    proc.send_signal(signal.SIGKILL)
-    assert await proc.wait() == -signal.SIGKILL
+async def kill(proc: asyncio.subprocess.Process) -> int:
+    """SIGKILL, unless it has exited already; its exit status."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGKILL)
+    return await proc.wait()
 
 
 class Stderr:
@@ -232,9 +235,9 @@ async def test_sigkill_while_sending_loses_nothing_and_doubles_at_most_the_messa
         try:
             await asyncio.wait_for(before_exit(proc, received(handler, 500), output.read_text), DEADLINE)
         finally:
-            await kill(proc)
+            status = await kill(proc)
         at_kill = len(handler.messages)
-        assert at_kill < RECIPIENTS, f"the run finished before the kill:\n{output.read_text()}"
+        assert status == -signal.SIGKILL and at_kill < RECIPIENTS, f"the run ended first:\n{output.read_text()}"
 
         async with asyncio.timeout(DEADLINE):
             # Pending rows go at once; rows the killed sender held in `sending` once their 2 s lease has passed.
@@ -263,8 +266,9 @@ async def test_sigkill_while_queuing_sends_each_recipient_exactly_one_digest(tmp
         try:
             await asyncio.wait_for(before_exit(proc, deliveries(config, RECIPIENTS // 2), output.read_text), DEADLINE)
         finally:
-            await kill(proc)
+            status = await kill(proc)
         queued = outbox_states(config)
+        assert status == -signal.SIGKILL, output.read_text()
         assert queued is not None and queued.total() < RECIPIENTS, f"the run queued everything:\n{output.read_text()}"
         assert handler.messages == [], "a run queues every digest before it sends one"
 
@@ -292,8 +296,8 @@ def mails(config: Path) -> list[str]:
     """The To: address of every message in the Maildir outbox."""
     if not maildir(config).exists():
         return []
-    box = mailbox.Maildir(maildir(config), factory=None, create=False)
-    return sorted(str(box.get_message(key)["To"]).rpartition("<")[2].rstrip(">") for key in box.keys())
+    box = mailbox.Maildir(maildir(config), create=False)
+    return sorted(parseaddr(box.get_message(key)["To"])[1] for key in box.keys())
 
 
 async def mails_for(config: Path, count: int) -> list[str]:
