@@ -57,7 +57,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def add_employee_routes(app: web.Application, store: EmployeeStore, signer: Signer, *, intranet_url: str,
-                        allowed_hosts: frozenset[str], locale: str, clock: Callable[[], datetime]) -> None:
+                        allowed_hosts: frozenset[str], locale: str, clock: Callable[[], datetime],
+                        intranet_name: str | None = None) -> None:
     """Mount the employee's routes on `app`.
 
     `allowed_hosts`: the only hosts /r/ redirects to (the intranet's own);
@@ -67,14 +68,18 @@ def add_employee_routes(app: web.Application, store: EmployeeStore, signer: Sign
     if locale not in LOCALES:
         raise ValueError(f"employee pages: no locale {locale!r}; expected one of {', '.join(LOCALES)}")
     pages = EmployeePages(store, signer, intranet_url=intranet_url, allowed_hosts=allowed_hosts,
-                          locale=locale, clock=clock)
-    unsubscribe = app.router.add_resource("/u/{token}", name="digest.unsubscribe")
-    unsubscribe.add_route("GET", pages.guarded(pages.confirm_unsubscribe))
-    unsubscribe.add_route("POST", pages.guarded(pages.unsubscribe))
-    preferences = app.router.add_resource("/preferences/{token}", name="digest.preferences")
-    preferences.add_route("GET", pages.guarded(pages.preferences))
-    preferences.add_route("POST", pages.guarded(pages.save_preferences))
-    app.router.add_resource("/r/{token}", name="digest.follow").add_route("GET", pages.guarded(pages.follow))
+                          locale=locale, clock=clock, intranet_name=intranet_name)
+    routes = {
+        ("/u/{token}", "digest.unsubscribe"): (pages.confirm_unsubscribe, pages.unsubscribe),
+        ("/preferences/{token}", "digest.preferences"): (pages.preferences, pages.save_preferences),
+        ("/r/{token}", "digest.follow"): (pages.follow, None),
+    }
+    for (path, name), (get, post) in routes.items():
+        resource = app.router.add_resource(path, name=name)
+        for method in (hdrs.METH_GET, hdrs.METH_HEAD):  # HEAD: link checkers and previewers
+            resource.add_route(method, pages.guarded(get))
+        if post is not None:
+            resource.add_route(hdrs.METH_POST, pages.guarded(post))
 
 
 def page_locale(accept_language: str | None, default: str) -> str:
@@ -90,7 +95,7 @@ def page_locale(accept_language: str | None, default: str) -> str:
         if tag and quality > 0:
             ranges.append((-quality, position, tag.lower()))
     for _, _, tag in sorted(ranges):
-        language = tag.split("-")[0]
+        language = re.split("[-_]", tag)[0]
         if language in LOCALES:
             return language
         if tag == "*":
@@ -133,21 +138,23 @@ class EmployeePages:
     """The route handlers; `add_employee_routes` makes one and mounts its methods."""
 
     def __init__(self, store: EmployeeStore, signer: Signer, *, intranet_url: str,
-                 allowed_hosts: frozenset[str], locale: str, clock: Callable[[], datetime]):
+                 allowed_hosts: frozenset[str], locale: str, clock: Callable[[], datetime],
+                 intranet_name: str | None = None):
         self._store, self._signer, self._clock = store, signer, clock
         self._allowed_hosts = frozenset(_normal_host(host) for host in allowed_hosts)
         self._locale = locale
         self._environments: dict[str, Environment] = {
             language: jinja_environment(FileSystemLoader(PAGES), language) for language in LOCALES
         }
-        # The name employees see in the address bar of their intranet.
-        self._context = {"intranet": URL(intranet_url).host or intranet_url, "intranet_url": intranet_url}
+        # The intranet's name as employees know it, else what they see in the address bar.
+        self._context = {"intranet": intranet_name or URL(intranet_url).host or intranet_url,
+                         "intranet_url": intranet_url}
 
     async def confirm_unsubscribe(self, request: web.Request) -> web.Response:
         claims = self._claims(request, "unsubscribe")
         if claims is None:
             return self.problem(request, "link")
-        return self._page(request, "unsubscribe.html", preferences_url=self._preferences_url(claims))
+        return self._page(request, "unsubscribe.html", preferences_url=self._preferences_url(request, claims))
 
     async def unsubscribe(self, request: web.Request) -> web.Response:
         # The body is not read: mail providers send RFC 8058's `List-Unsubscribe=One-Click`,
@@ -157,7 +164,7 @@ class EmployeePages:
             return self.problem(request, "link")
         await self._store.unsubscribe(claims.recipient, self._clock())
         log.info("digest.unsubscribed")
-        return self._page(request, "unsubscribed.html", preferences_url=self._preferences_url(claims))
+        return self._page(request, "unsubscribed.html", preferences_url=self._preferences_url(request, claims))
 
     async def preferences(self, request: web.Request) -> web.Response:
         claims = self._claims(request, "preferences")
@@ -194,6 +201,8 @@ class EmployeePages:
             # A digest listed an item whose link leaves the intranet: its links do not work.
             log.warning("digest.redirect_refused item=%d", claims.item_id)
             return self.problem(request, "host")
+        if request.method == hdrs.METH_HEAD:  # a link checker, not a reader: redirect, record nothing
+            return _redirect(302, target)
         try:
             await self._store.record_read(claims.recipient, claims.item_id, claims.link, self._clock())
         except Exception as e:  # a lost read mark costs a repeat in a digest; a lost page costs the reader
@@ -227,9 +236,10 @@ class EmployeePages:
         except BadToken:
             return None
 
-    def _preferences_url(self, claims: Claims) -> str:
+    def _preferences_url(self, request: web.Request, claims: Claims) -> str:
+        """The verified recipient's own preferences page, to change their mind on."""
         token = self._signer.sign(Claims("preferences", claims.recipient))
-        return f"/preferences/{token}"
+        return str(request.app.router["digest.preferences"].url_for(token=token))
 
     def _page(self, request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
         locale = page_locale(request.headers.get(hdrs.ACCEPT_LANGUAGE), self._locale)

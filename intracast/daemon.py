@@ -14,12 +14,15 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from functools import partial
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from digest.web import add_employee_routes
+
 from intracast import __version__
 from intracast.banner import banner
-from intracast.config import LoadedConfig
+from intracast.config import Config, LoadedConfig
 from intracast.digests import Digests
 from intracast.ingest import Ingestor, utcnow
 from intracast.runtime import Runtime, open_runtime
@@ -42,6 +45,11 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)
         schedule_jobs(scheduler, runtime, digests)
         app = make_app(runtime.store, scheduler, runtime.metrics, list(loaded.config.sources))
+        add_employee_routes(
+            app, runtime.store, digests.mailing.links.signer, intranet_url=str(loaded.config.intranet.url),
+            intranet_name=loaded.config.intranet.name, allowed_hosts=redirect_hosts(loaded.config),
+            locale=loaded.config.intranet.locale, clock=utcnow,
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -90,6 +98,13 @@ async def _digest_job(scheduler: Scheduler, digests: Digests, name: str, *, star
         when = digests.next_due(name, utcnow())
         if when is not None:
             scheduler.once(f"digest:{name}", partial(_digest_job, scheduler, digests, name, startup=False), when)
+
+
+def redirect_hosts(config: Config) -> frozenset[str]:
+    """Where a tracked link may lead: the intranet's host, its other hosts, and the sources' hosts."""
+    urls = [str(config.intranet.url), *(getattr(s, "url", "") for s in config.sources)]
+    hosts = {urlsplit(url).hostname for url in urls if url.startswith(("http://", "https://"))}
+    return frozenset(host for host in hosts | set(config.intranet.hosts) if host)
 
 
 def _url_host(host: str) -> str:

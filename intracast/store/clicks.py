@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 
 from intracast.store.base import StoreBase, normalise_email
 from intracast.store.schema import clicks as click_table
+from intracast.store.schema import items as item_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +32,14 @@ class ClicksMixin(StoreBase):
             await conn.execute(stmt)
 
     async def record_read(self, recipient: str, item_id: int, link: str, now: datetime) -> None:
-        """A tracked digest link was opened (`digest.store.EmployeeStore`): the item is read for them."""
-        await self.record_click(Click(link=link, at=now, item_id=item_id, recipient=recipient))
+        """A tracked digest link was opened (`digest.store.EmployeeStore`): the item is read for them.
+
+        The item may have been pruned since the mail went out: the click is kept, without it.
+        """
+        exists = select(item_table.c.id).where(item_table.c.id == item_id).scalar_subquery()
+        stmt = insert(click_table).values(item_id=exists, recipient=normalise_email(recipient), link=link, at=now)
+        async with self._begin() as conn:
+            await conn.execute(stmt)
 
     async def clicks(self, limit: int = 100) -> list[Click]:
         """The latest clicks, newest first."""

@@ -13,6 +13,8 @@ from pathlib import Path
 import aiohttp
 import aiohttp.web
 
+from digest.tokens import Claims, Signer
+
 DEADLINE = 60
 
 
@@ -59,6 +61,7 @@ async def test_shipped_config_serves_healthz_and_exits_0_on_sigterm(demo_config:
             status, health = await asyncio.wait_for(poll_health(session, f"{base}/healthz"), DEADLINE)
             async with session.get(f"{base}/metrics") as response:
                 metrics = await response.text()
+            await unsubscribe_by_the_mail_s_link(session, base, demo_config)
         assert (status, health["status"]) == (200, "ok")
         assert health["scheduler"]["running"] is True
         jobs = set(health["scheduler"]["jobs"])
@@ -76,6 +79,20 @@ async def test_shipped_config_serves_healthz_and_exits_0_on_sigterm(demo_config:
     assert code == 0, stderr
     assert "daemon.stopped" in stderr
     assert "Traceback" not in stderr
+
+
+async def unsubscribe_by_the_mail_s_link(session: aiohttp.ClientSession, base: str, config: Path) -> None:
+    """GET only asks (mail scanners open every link); the one-click POST unsubscribes."""
+    token = Signer("demo-secret-change-me-before-production").sign(Claims("unsubscribe", "anna@example.org"))
+    db = config.parent.parent / "var" / "intracast.db"
+    async with session.get(f"{base}/u/{token}") as response:
+        assert response.status == 200 and 'method="post"' in await response.text()
+    async with session.post(f"{base}/u/{token}", data={"List-Unsubscribe": "One-Click"}) as response:
+        assert response.status == 200
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select unsubscribed_at is not null from preferences where email = 'anna@example.org'").fetchone() == (1,)
+    async with session.post(f"{base}/u/{token[:-2]}xx") as response:
+        assert response.status == 400
 
 
 async def test_sigint_stops_as_gracefully_as_sigterm(demo_config: Path) -> None:
