@@ -1,4 +1,5 @@
-"""Checks across sections: unique names, and names that must refer to something.
+"""Checks across sections: unique names, names that must refer to something
+(an agenda's to an ical source), and webpage hosts their playlist must allow.
 
 They run on the raw document, not on validated models, so a reference to a
 missing source is reported even when that digest has other problems too.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from intracast.config.document import Document
 from intracast.config.explain import did_you_mean
@@ -29,6 +31,42 @@ def check_references(doc: Document) -> list[Problem]:
         problems += _check(doc, path, value, "source", names["sources"])
     for path, value in _refs(doc.data, ("screens", "*", "playlist")):
         problems += _check(doc, path, value, "playlist", names["playlists"])
+    return problems + _check_agendas(doc, names["sources"]) + _check_webpages(doc)
+
+
+def _blocks(doc: Document, kind: str, key: str) -> Iterator[tuple[KeyPath, Any, dict[str, Any]]]:
+    """(path, value, playlist) of `key` in every playlist block of type `kind`."""
+    for path, block in _refs(doc.data, ("playlists", "*", "blocks", "*")):
+        if isinstance(block, dict) and block.get("type") == kind and key in block:
+            yield path + (key,), block[key], doc.data["playlists"][path[1]]
+
+
+def _check_agendas(doc: Document, sources: list[str]) -> list[Problem]:
+    """An agenda block names an ical source (screens/config.py, AgendaBlock)."""
+    sources_data = [source for _, source in _refs(doc.data, ("sources", "*")) if isinstance(source, dict)]
+    type_of = {source.get("name"): source.get("type") for source in sources_data}
+    problems: list[Problem] = []
+    for path, value, _ in _blocks(doc, "agenda", "ical"):
+        unknown = _check(doc, path, value, "source", sources)
+        kind = type_of.get(value) if isinstance(value, str) else None
+        if unknown:
+            problems += unknown
+        elif kind not in (None, "ical"):
+            message = f"source {value!r} is of type {kind}; an agenda needs a source of type ical"
+            problems.append(doc.problem(path, message))
+    return problems
+
+
+def _check_webpages(doc: Document) -> list[Problem]:
+    """A webpage block shows only hosts its playlist lists in `webpage_hosts` (screens/config.py, WebpageBlock)."""
+    problems: list[Problem] = []
+    for path, url, playlist in _blocks(doc, "webpage", "url"):
+        allowed = playlist.get("webpage_hosts")
+        allowed = [h for h in allowed if isinstance(h, str)] if isinstance(allowed, list) else []
+        host = _host(url)
+        if host and host not in allowed:
+            listed = f"listed: {', '.join(allowed)}" if allowed else "none are listed"
+            problems.append(doc.problem(path, f"host {host!r} is not in this playlist's webpage_hosts ({listed})"))
     return problems
 
 
@@ -64,3 +102,11 @@ def _refs(data: Any, pattern: tuple[str, ...], path: KeyPath = ()) -> Iterator[t
             yield from _refs(entry, rest, path + (i,))
     elif isinstance(data, dict) and head in data:
         yield from _refs(data[head], rest, path + (head,))
+
+
+def _host(url: Any) -> str | None:
+    """The URL's host, lower case; None when it has none (the model reports a malformed URL)."""
+    try:
+        return urlsplit(url).hostname if isinstance(url, str) else None
+    except ValueError:
+        return None

@@ -127,7 +127,7 @@ playlists:
   - name: main
     blocks:
       - {type: clok}
-""", "8:16: playlists[main].blocks[0].type: unknown type 'clok'; did you mean 'clock'? (known: items, clock, announcement)"),
+""", "8:16: playlists[main].blocks[0].type: unknown type 'clok'; did you mean 'clock'? (known: items, clock, announcement, image, agenda, webpage)"),
     ("unknown-source-type", """
 sources:
   - {name: news, type: rsss}
