@@ -1,0 +1,173 @@
+"""The screens' HTTP routes (DESIGN.md, HTTP): playlist.json, events, heartbeat, and the token rules.
+
+Token (issue 6, "The player"): a screen's URL carries `?token=` once; a GET
+with the right token answers 303 to the same URL without it, setting an
+HttpOnly, SameSite=Strict cookie scoped to `/screens/{id}`, so the secret
+leaves the address bar and the history. Later requests send the cookie. A
+missing or wrong token is 403 with a plain page naming the screen and
+saying how to get a token; an unknown screen id is 404. The player page
+(`GET /screens/{id}`) is the player work's; it calls `authorise` too.
+
+Screens are looked up in `Builds`, which holds the current config, so a
+config reload (`Builds.reconfigure`) reaches these routes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
+
+from screens.builds import Builds
+from screens.config import ScreenConfig
+from screens.hub import ScreenHub
+from screens.store import Heartbeat, PlaylistStore
+
+log = logging.getLogger(__name__)
+
+COOKIE = "intracast_screen"
+COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie; a TV runs for months
+MAX_HEARTBEAT = 4096  # bytes of JSON; the player sends about 150
+MAX_USER_AGENT = 300
+
+
+class HeartbeatBody(BaseModel):
+    """What the player posts every 30 s; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    width: Annotated[StrictInt, Field(ge=0, le=100_000)]
+    height: Annotated[StrictInt, Field(ge=0, le=100_000)]
+    slide: Annotated[str, Field(max_length=300)] | None = None
+    playlist_age: Annotated[StrictFloat, Field(ge=0, le=10 * 365 * 86400, allow_inf_nan=False)] | None = None
+    version: Annotated[str, Field(max_length=64)] | None = None
+    heap: Annotated[StrictInt, Field(ge=0, le=2**53)] | None = None
+
+
+def screen_or_404(builds: Builds, request: web.Request) -> ScreenConfig:
+    screen = builds.screen(request.match_info["id"])
+    if screen is None:
+        raise web.HTTPNotFound(text=f"No screen with id {request.match_info['id']!r}.\n")
+    return screen
+
+
+def authorise(request: web.Request, screen: ScreenConfig) -> None:
+    """Return if the request carries the screen's token; else raise 303 (token in the URL), 403.
+
+    Only a GET or HEAD trades a URL token for the cookie; other methods need the cookie.
+    """
+    given = request.query.get("token")
+    if given is not None and request.method in ("GET", "HEAD"):
+        if not _same(given, screen.token):
+            log.warning("screen.denied screen=%s reason=wrong-url-token", screen.id)
+            raise _forbidden(screen, "The token in the address is not this screen's token.")
+        clean = request.rel_url.with_query([(k, v) for k, v in request.query.items() if k != "token"])
+        redirect = web.HTTPSeeOther(location=str(clean))
+        redirect.set_cookie(
+            COOKIE,
+            screen.token,
+            path=f"/screens/{screen.id}",
+            max_age=COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+        )
+        redirect.headers["Cache-Control"] = "no-store"
+        redirect.headers["Referrer-Policy"] = "no-referrer"
+        raise redirect
+    cookie = request.cookies.get(COOKIE)
+    if cookie is None:
+        raise _forbidden(screen, "This request carries no token.")
+    if not _same(cookie, screen.token):
+        log.warning("screen.denied screen=%s reason=wrong-cookie", screen.id)
+        raise _forbidden(screen, "The token this browser kept is no longer this screen's token.")
+
+
+def _same(given: str, token: str) -> bool:
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+def _forbidden(screen: ScreenConfig, why: str) -> web.HTTPForbidden:
+    text = (
+        f"403: screen {screen.id!r} needs its token.\n\n"
+        f"{why}\n\n"
+        f"Open this screen once as /screens/{screen.id}?token=... with the token from the\n"
+        f"intranet admin: it is the `token` of screen {screen.id!r} in intracast's config\n"
+        f"(usually an environment variable such as SCREEN_{screen.id.upper().replace('-', '_')}_TOKEN).\n"
+        f"The browser then keeps it, and the address no longer shows it.\n"
+    )
+    return web.HTTPForbidden(text=text, headers={"Cache-Control": "no-store"})
+
+
+def add_screen_routes(
+    app: web.Application,
+    *,
+    screens: list[ScreenConfig],
+    builds: Builds,
+    hub: ScreenHub,
+    store: PlaylistStore,
+    clock: Callable[[], datetime],
+) -> None:
+    """Mount the screens' routes; `hub.close()` runs on the app's shutdown.
+
+    `screens` must be the screens `builds` was made with (a check that the
+    two agree); afterwards `builds` is the one source of truth.
+    """
+    if {s.id for s in screens} != set(builds.screens):
+        raise ValueError("add_screen_routes: `screens` and `builds` disagree on the screen ids")
+
+    async def playlist(request: web.Request) -> web.StreamResponse:
+        screen = screen_or_404(builds, request)
+        authorise(request, screen)
+        build = await builds.get(screen.id)
+        headers = {"ETag": build.etag, "Cache-Control": "no-cache"}
+        match = request.if_none_match
+        if match and any(tag.value == "*" or f'"{tag.value}"' == build.etag for tag in match):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=build.body, content_type="application/json", charset="utf-8", headers=headers)
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        screen = screen_or_404(builds, request)
+        authorise(request, screen)
+        return await hub.stream(request, screen.id)
+
+    async def heartbeat(request: web.Request) -> web.Response:
+        screen = screen_or_404(builds, request)
+        authorise(request, screen)
+        body = await _read_limited(request, MAX_HEARTBEAT)
+        try:
+            beat = HeartbeatBody.model_validate_json(body)
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors())
+            raise web.HTTPBadRequest(text=f"bad heartbeat: {problems}\n") from e
+        user_agent = request.headers.get("User-Agent", "")[:MAX_USER_AGENT] or None
+        await store.record_heartbeat(
+            Heartbeat(screen.id, clock(), beat.width, beat.height, beat.slide, user_agent)
+        )
+        log.debug("screen.heartbeat screen=%s size=%dx%d slide=%s age=%s version=%s heap=%s",
+                  screen.id, beat.width, beat.height, beat.slide, beat.playlist_age, beat.version, beat.heap)
+        return web.Response(status=204)
+
+    async def close_hub(_: web.Application) -> None:
+        await hub.close()
+
+    app.router.add_get("/screens/{id}/playlist.json", playlist)
+    app.router.add_get("/screens/{id}/events", events, allow_head=False)
+    app.router.add_post("/screens/{id}/heartbeat", heartbeat)
+    app.on_shutdown.append(close_hub)
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    """The body, or 413 when it is (or says it is) longer than `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    body = bytearray()
+    while chunk := await request.content.read(limit + 1 - len(body)):
+        body += chunk
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    return bytes(body)
