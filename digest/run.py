@@ -137,10 +137,13 @@ class DigestRun:
         personal = {name: await self._fetch_personal(name, recipient) for name in self._personal_sources}
         span = (window.start, window.end)
         shared = [name for name in self._sources if name not in personal]
+        fresh_after = window.end - self.digest.lookback
         if span not in self._candidates:  # recipients in one zone share their window: query once
-            self._candidates[span] = await self._store.candidate_items(shared, *span, now) if shared else []
+            self._candidates[span] = (await self._store.candidate_items(shared, *span, now, fresh_after=fresh_after)
+                                      if shared else [])
         # A per-recipient source's items were stored just now, for this recipient: never from the cache.
-        own = await self._store.candidate_items(list(personal), *span, now) if personal else []
+        own = (await self._store.candidate_items(list(personal), *span, now, fresh_after=fresh_after)
+               if personal else [])
         return select(
             [*self._candidates[span], *own], self.digest, groups=recipient.groups,
             delivered=await self._store.delivered_item_ids(recipient.key),

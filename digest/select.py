@@ -1,6 +1,7 @@
 """Which items one recipient's digest lists: the selection rules, as a pure function.
 
-From the window's candidates: only the digest's tags (if it names any), only
+From the window's candidates: only items with a link (a digest is links back
+to the intranet), only the digest's tags (if it names any), only
 items for everyone or for one of the recipient's groups, nothing already
 delivered to them or read by them (a tracked click), and from a per-recipient
 source only what it returned for this recipient (the store holds every
@@ -47,13 +48,15 @@ def select(
     links: set[str] = set()
     for candidate in sorted(candidates, key=_order):
         item = candidate.item
+        if not item.link.startswith(("https://", "http://")):
+            continue  # a digest is links back to the intranet; a link-less announcement is for screens
         if tags and tags.isdisjoint(item.tags):
             continue
         if not for_audience(item, groups) or candidate.id in delivered or candidate.id in read:
             continue
         if item.source in personal and item.guid not in personal[item.source]:
             continue
-        if item.link and item.link in links:
+        if item.link in links:
             continue
         links.add(item.link)
         chosen.append(candidate)

@@ -118,8 +118,11 @@ class DeliveryStore(Protocol):
         """Store ids of the items this recipient opened through a tracked link."""
         ...
 
-    async def candidate_items(self, sources: list[str], since: datetime, until: datetime, now: datetime) -> list[Candidate]:
-        """Current items of `sources` (empty: all) published or updated in (since, until]."""
+    async def candidate_items(
+        self, sources: list[str], since: datetime, until: datetime, now: datetime, *, fresh_after: datetime
+    ) -> list[Candidate]:
+        """Current items of `sources` (empty: all) published or updated in (since, until], or first
+        seen in it while published after `fresh_after`."""
         ...
 
     async def last_window_ends(self, digest: str) -> dict[str, datetime]:

@@ -101,20 +101,26 @@ class ItemsMixin(StoreBase):
 
 
     async def candidate_items(
-        self, sources: list[str], since: datetime, until: datetime, now: datetime
+        self, sources: list[str], since: datetime, until: datetime, now: datetime, *, fresh_after: datetime
     ) -> list[Candidate]:
-        """Current items of `sources` (empty: all) published or updated in (since, until], newest first."""
+        """Current items of `sources` (empty: all) new to the window (since, until], newest first.
+
+        New: published or updated in the window, or first seen by us in it while
+        published after `fresh_after` (a feed fetched late still counts; an
+        archive seen for the first time does not flood the next digest).
+        """
         changed = func.coalesce(item_table.c.updated, item_table.c.published)
         current = and_(
             or_(item_table.c.expires.is_(None), item_table.c.expires > now),
             or_(item_table.c.published.is_(None), item_table.c.published <= now),
         )
-        query = (
-            select(item_table.c.id, *ITEM_COLUMNS)
-            .where(current, or_(and_(changed > since, changed <= until),
-                                and_(item_table.c.published > since, item_table.c.published <= until)))
-            .order_by(*NEWEST_FIRST)
+        in_window = or_(
+            and_(changed > since, changed <= until),
+            and_(item_table.c.published > since, item_table.c.published <= until),
+            and_(item_table.c.first_seen > since, item_table.c.first_seen <= until,
+                 item_table.c.published > fresh_after),
         )
+        query = select(item_table.c.id, *ITEM_COLUMNS).where(current, in_window).order_by(*NEWEST_FIRST)
         if sources:
             query = query.where(item_table.c.source.in_(sources))
         async with self._begin() as conn:

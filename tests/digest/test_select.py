@@ -53,3 +53,8 @@ def test_a_per_recipient_source_lists_only_what_it_returned_for_them() -> None:
 def test_max_items_and_the_rest_counted() -> None:
     result = run([candidate(i, i) for i in range(1, 21)], DigestConfig(name="d", max_items=15))
     assert len(result.entries) == 15 and result.more == 5
+
+
+def test_an_item_without_a_link_is_left_out_not_fatal() -> None:
+    items = [candidate(1, 1, link=""), candidate(2, 2)]
+    assert titles(run(items)) == ["Item 2"]

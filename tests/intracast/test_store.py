@@ -557,18 +557,33 @@ def test_utc_datetime_round_trips_the_instant(moment: datetime) -> None:
 
 async def test_candidate_items_are_the_window_s_new_and_updated_items(store: SqlStore) -> None:
     since, until = NOW - timedelta(days=1), NOW
+    old = item("old", published=since - timedelta(hours=1), updated=since - timedelta(hours=1))
+    await store.upsert_items([old], since - timedelta(minutes=30))  # seen before the window began
     await store.upsert_items([
-        item("old", published=since - timedelta(hours=1), updated=since - timedelta(hours=1)),
+        old,
         item("new", published=since + timedelta(hours=1), updated=since + timedelta(hours=1)),
         item("edited", published=since - timedelta(days=3), updated=since + timedelta(hours=2)),
         item("future", published=until + timedelta(hours=1), updated=until + timedelta(hours=1)),
         item("expired", published=since + timedelta(hours=3), expires=NOW - timedelta(minutes=1)),
         item("other", source="events", published=since + timedelta(hours=4)),
     ], NOW)
-    candidates = await store.candidate_items(["news"], since, until, NOW)
+    fresh = since - timedelta(days=7)
+    candidates = await store.candidate_items(["news"], since, until, NOW, fresh_after=fresh)
     assert [c.item.guid for c in candidates] == ["new", "edited"]
     assert candidates[0].id == await store.item_id("news", "new")
-    assert {c.item.guid for c in await store.candidate_items([], since, until, NOW)} == {"new", "edited", "other"}
+    everything = await store.candidate_items([], since, until, NOW, fresh_after=fresh)
+    assert {c.item.guid for c in everything} == {"new", "edited", "other"}
+
+
+async def test_an_item_fetched_after_its_window_ran_counts_in_the_next_one(store: SqlStore) -> None:
+    """Published during Monday's window, fetched only after it ran: Tuesday's digest lists it."""
+    monday, tuesday = NOW - timedelta(days=1), NOW
+    late = item("late", published=monday - timedelta(hours=1), updated=monday - timedelta(hours=1))
+    archive = item("archive", published=NOW - timedelta(days=90), updated=NOW - timedelta(days=90))
+    await store.upsert_items([late, archive], monday + timedelta(minutes=5))
+    fresh_after = tuesday - timedelta(days=7)
+    candidates = await store.candidate_items(["news"], monday, tuesday, NOW, fresh_after=fresh_after)
+    assert [c.item.guid for c in candidates] == ["late"], "an old archive seen for the first time is not news"
 
 
 async def test_a_window_end_only_moves_forward(store: SqlStore) -> None:
