@@ -13,6 +13,7 @@ import signal
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -27,9 +28,13 @@ from intracast.digests import Digests
 from intracast.ingest import Ingestor, utcnow
 from intracast.runtime import Runtime, open_runtime
 from intracast.scheduler import Scheduler
+from intracast.screens import Screens
 from intracast.web import make_app
 
 log = logging.getLogger(__name__)
+
+# Items expire and screens' hours turn on and off between fetches.
+SCREENS_REFRESH = timedelta(minutes=1)
 
 
 async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Callable[[str], None] = print) -> None:
@@ -42,14 +47,16 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         runtime.metrics.config_loaded.set(time.time())
         digests = Digests(loaded, runtime.store, runtime.ingestor)
         await digests.serve(stack)
+        screens = Screens(loaded, runtime.store)
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)
-        schedule_jobs(scheduler, runtime, digests)
+        schedule_jobs(scheduler, runtime, digests, screens)
         app = make_app(runtime.store, scheduler, runtime.metrics, list(loaded.config.sources))
         add_employee_routes(
             app, runtime.store, digests.mailing.links.signer, intranet_url=str(loaded.config.intranet.url),
             intranet_name=loaded.config.intranet.name, allowed_hosts=redirect_hosts(loaded.config),
             locale=loaded.config.intranet.locale, clock=utcnow,
         )
+        screens.mount(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -67,23 +74,28 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
     log.info("daemon.stopped")
 
 
-def schedule_jobs(scheduler: Scheduler, runtime: Runtime, digests: Digests) -> None:
+def schedule_jobs(scheduler: Scheduler, runtime: Runtime, digests: Digests, screens: Screens) -> None:
     config = runtime.loaded.config
     for name, source in runtime.ingestor.sources.items():
         if getattr(source.options, "per_recipient", False):
             continue  # fetched for each recipient when a digest runs
-        job = partial(_fetch_job, scheduler, runtime.ingestor, name)
+        job = partial(_fetch_job, scheduler, runtime.ingestor, screens, name)
         scheduler.every(f"source:{name}", job, source.options.every, first_run=utcnow())
+    if config.screens:
+        scheduler.every("screens:refresh", screens.refresh, SCREENS_REFRESH)
     for digest in config.digests:
         # A window missed while the daemon was down runs now (within the digest's grace).
         scheduler.once(f"digest:{digest.name}:startup", partial(_digest_job, scheduler, digests, digest.name,
                                                                 startup=True), utcnow())
 
 
-async def _fetch_job(scheduler: Scheduler, ingestor: Ingestor, name: str) -> None:
+async def _fetch_job(scheduler: Scheduler, ingestor: Ingestor, screens: Screens, name: str) -> None:
     outcome = await ingestor.run(name)
+    if outcome.new or outcome.updated:
+        await screens.refresh()
     if outcome.retry_at and not outcome.skipped:
-        scheduler.once(f"source:{name}:retry", partial(_fetch_job, scheduler, ingestor, name), outcome.retry_at)
+        scheduler.once(f"source:{name}:retry", partial(_fetch_job, scheduler, ingestor, screens, name),
+                       outcome.retry_at)
 
 
 async def _digest_job(scheduler: Scheduler, digests: Digests, name: str, *, startup: bool) -> None:

@@ -57,11 +57,16 @@ async def test_shipped_config_serves_healthz_and_exits_0_on_sigterm(demo_config:
         assert f"{base}/screens/canteen?token=demo-canteen-token" in banner
         assert f"{base}/admin/" in banner
         assert str(demo_config.parent.parent / "var" / "outbox") in banner
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(cookie_jar=browser_jar()) as session:
             status, health = await asyncio.wait_for(poll_health(session, f"{base}/healthz"), DEADLINE)
             async with session.get(f"{base}/metrics") as response:
                 metrics = await response.text()
             await unsubscribe_by_the_mail_s_link(session, base, demo_config)
+            async with session.get(f"{base}/screens/canteen/playlist.json?token=demo-canteen-token") as response:
+                assert response.status == 200, "the token moves into a cookie and the clean URL answers"
+                assert str(response.url) == f"{base}/screens/canteen/playlist.json"
+                slides = (await response.json())["slides"]
+            assert [s["kind"] for s in slides][-1] == "clock" and any(s["kind"] == "item" for s in slides)
         assert (status, health["status"]) == (200, "ok")
         assert health["scheduler"]["running"] is True
         jobs = set(health["scheduler"]["jobs"])
@@ -127,17 +132,37 @@ async def test_the_daemon_keeps_the_store_current_on_its_schedule(tmp_path: Path
     config.write_text(
         "intranet: {name: Plek, url: 'https://intranet.example.org'}\n"
         f"sources: [{{name: news, type: rss, url: '{server.make_url('/feed')}', every: 1s}}]\n"
+        "screens: [{id: hall, name: Hall, token: hall-token-123, playlist: main}]\n"
+        "playlists: [{name: main, blocks: [{sources: [news]}]}]\n"
     )
     proc = await start_daemon(config, "run", "--listen", "127.0.0.1:0")
     try:
         match, _ = await asyncio.wait_for(read_until(proc.stdout, r"running on (http://127\.0\.0\.1:\d+)"), DEADLINE)
         db = tmp_path / "var" / "intracast.db"
         assert await asyncio.wait_for(poll_titles(db, 1), DEADLINE) == ["Canteen opens"]
-        titles.append("Roster is out")
-        assert await asyncio.wait_for(poll_titles(db, 2), DEADLINE) == ["Canteen opens", "Roster is out"]
+        async with aiohttp.ClientSession(cookie_jar=browser_jar()) as session:
+            events = await session.get(f"{match.group(1)}/screens/hall/events?token=hall-token-123")
+            assert (await asyncio.wait_for(events.content.readline(), DEADLINE)).startswith(b"event: hello")
+            titles.append("Roster is out")
+            assert await asyncio.wait_for(poll_titles(db, 2), DEADLINE) == ["Canteen opens", "Roster is out"]
+            assert await asyncio.wait_for(next_event(events.content), DEADLINE) == "playlist"
+            events.close()
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), DEADLINE) == 0
+
+
+def browser_jar() -> aiohttp.CookieJar:
+    """Cookies as a browser keeps them, for 127.0.0.1 too (aiohttp's default jar refuses IP hosts)."""
+    return aiohttp.CookieJar(unsafe=True)
+
+
+async def next_event(stream: aiohttp.StreamReader) -> str:
+    """The name of the next server-sent event (keep-alive comments skipped)."""
+    while True:
+        line = (await stream.readline()).decode()
+        if line.startswith("event: "):
+            return line.removeprefix("event: ").strip()
 
 
 async def poll_titles(db: Path, count: int) -> list[str]:
