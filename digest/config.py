@@ -71,6 +71,9 @@ class DigestConfig(_Strict):
     lookback: Duration = Field(timedelta(days=7), description="A recipient's first digest covers this far back")
     grace: Duration = Field(timedelta(hours=12), description="A window missed while down still runs this late")
     track_clicks: bool = Field(False, description="Links go through /r/ to record clicks (marks items read)")
+    unsubscribe_mailto: EmailStr | None = Field(
+        None, description="A mailbox you process: offered in List-Unsubscribe beside the one-click https link"
+    )
 
 
 class RecipientConfig(_Strict):

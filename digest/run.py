@@ -186,8 +186,12 @@ class DigestRun:
             render(view), sender=self._mailing.sender, sender_name=self._mailing.branding.name,
             to_email=recipient.email, to_name=recipient.name, key=key, domain=self._mailing.domain,
             list_id=f"{self.digest.name}.{self._mailing.domain}", unsubscribe_url=view.unsubscribe_url,
-            unsubscribe_mailto=None, date=now,
+            unsubscribe_mailto=_mailto(self.digest.unsubscribe_mailto), date=now,
         )
+
+
+def _mailto(address: str | None) -> str | None:
+    return f"mailto:{address}?subject=unsubscribe" if address else None
 
 
 def _frequency(recipient: Recipient, preferences: Mapping) -> str:

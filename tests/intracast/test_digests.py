@@ -205,3 +205,36 @@ async def test_a_per_user_unread_source_lists_only_what_that_user_has_not_read(t
     assert "Ongelezen roster" in texts["an@example.org"] and "Ongelezen welcome" in texts["an@example.org"]
     assert "Ongelezen welcome" in texts["bo@example.org"]
     assert "Ongelezen roster" not in texts["bo@example.org"], "another employee's unread item leaked"
+
+
+async def test_one_click_unsubscribe_stops_the_next_digest(tmp_path: Path, aiohttp_client) -> None:
+    from aiohttp import web
+
+    from digest.web import add_employee_routes
+
+    config = write_config(tmp_path, "- {email: an@example.org, name: An}\n",
+                          ", unsubscribe_mailto: unsubscribe@example.org")
+    loaded = load_config(config, env={})
+    async with open_runtime(loaded) as runtime:
+        store = runtime.store
+        digests, clock = make_digests(loaded, runtime)
+        await store.upsert_items([news("one", AMS_0830 - timedelta(hours=1))], AMS_0830 - timedelta(hours=1))
+        await run_and_send(digests, clock, AMS_0830 + timedelta(minutes=1))
+        (mail,) = delivered(tmp_path)
+        https, mailto = [target.strip(" <>") for target in mail["List-Unsubscribe"].split(",")]
+        assert mailto == "mailto:unsubscribe@example.org?subject=unsubscribe"
+        app = web.Application()
+        add_employee_routes(app, store, digests.mailing.links.signer, intranet_url="https://intranet.example.org",
+                            allowed_hosts=frozenset({"intranet.example.org"}), locale="nl", clock=clock)
+        client = await aiohttp_client(app)
+        path = https.removeprefix("https://mail.example.org")
+        assert (await client.get(path)).status == 200  # a mail scanner opening the link
+        await store.upsert_items([news("two", AMS_0830 + timedelta(hours=1))], AMS_0830 + timedelta(hours=1))
+        after_get = await run_and_send(digests, clock, AMS_0830 + timedelta(days=1, minutes=1))
+        assert after_get.outcomes == {Outcome.QUEUED: 1}, "a GET unsubscribes nobody"
+        response = await client.post(path, data={"List-Unsubscribe": "One-Click"})
+        assert response.status == 200
+        await store.upsert_items([news("three", AMS_0830 + timedelta(days=1, hours=1))], AMS_0830 + timedelta(days=1))
+        after_post = await run_and_send(digests, clock, AMS_0830 + timedelta(days=2, minutes=1))
+        assert after_post.outcomes == {Outcome.UNSUBSCRIBED: 1}
+        assert len(delivered(tmp_path)) == 2
