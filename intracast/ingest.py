@@ -79,15 +79,19 @@ class Ingestor:
             self._metrics.source_fetches.labels(name, "not_modified").inc()
             log.info("source.not_modified source=%s took=%.2fs", name, took)
             return FetchOutcome(name, [], not_modified=True)
-        return await self._stored(source, result, now, took)
+        return await self._stored(source, result, now, took, personal=recipient is not None)
 
-    async def _stored(self, source: Source, result: FetchResult, now: datetime, took: float) -> FetchOutcome:
+    async def _stored(self, source: Source, result: FetchResult, now: datetime, took: float, *,
+                      personal: bool) -> FetchOutcome:
         name, items = source.options.name, result.items or []
         upserted = await self._store.upsert_items(items, now)
         await self._store.record_fetch_success(
             name, now, etag=result.etag, last_modified=result.last_modified, items_seen=len(items)
         )
-        pruned = await self._store.prune_items(name, now, source.options.keep, source.options.max_items)
+        # A per-recipient source holds every employee's items together: a count cap
+        # would let one employee's fetch delete another's (and what they were sent).
+        cap = None if personal else source.options.max_items
+        pruned = await self._store.prune_items(name, now, source.options.keep, cap)
         self._metrics.source_fetches.labels(name, "ok").inc()
         self._metrics.source_items.labels(name, "new").inc(upserted.new)
         self._metrics.source_items.labels(name, "updated").inc(upserted.updated)

@@ -127,11 +127,13 @@ class ItemsMixin(StoreBase):
             rows = await conn.execute(query)
             return [Candidate(row.id, _item(row, skip=("id",))) for row in rows]
 
-    async def prune_items(self, source: str, now: datetime, keep: timedelta, max_items: int) -> int:
-        """Drop the source's items unseen for longer than `keep`, and all but its newest `max_items`."""
+    async def prune_items(self, source: str, now: datetime, keep: timedelta, max_items: int | None) -> int:
+        """Drop the source's items unseen for longer than `keep`, and all but its newest `max_items` (None: no cap)."""
         of_source = item_table.c.source == source
-        newest = select(item_table.c.id).where(of_source).order_by(*NEWEST_FIRST).limit(max_items)
-        stale = or_(item_table.c.last_seen < now - keep, item_table.c.id.not_in(newest.scalar_subquery()))
+        stale = item_table.c.last_seen < now - keep
+        if max_items is not None:
+            newest = select(item_table.c.id).where(of_source).order_by(*NEWEST_FIRST).limit(max_items)
+            stale = or_(stale, item_table.c.id.not_in(newest.scalar_subquery()))
         async with self._begin() as conn:
             result = await conn.execute(delete(item_table).where(of_source, stale))
         return result.rowcount

@@ -189,6 +189,7 @@ async def test_a_per_user_unread_source_lists_only_what_that_user_has_not_read(t
             type: rss
             url: "{server.make_url('/users/')}{{recipient.id}}/unread"
             per_recipient: true
+            max_items: 1                 # counts every employee's items together: must not prune theirs
         digests:
           - {{name: daily, schedule: "30 8 * * 1-5", sources: [unread]}}
         recipients:

@@ -243,6 +243,13 @@ async def test_prune_keeps_recent_items_up_to_the_cap(store: SqlStore) -> None:
     assert await store.item_counts() == {"news": 4, "events": 1}
 
 
+async def test_prune_without_a_cap_drops_only_what_is_past_keep(store: SqlStore) -> None:
+    await store.upsert_items([item("gone")], NOW - timedelta(days=40))
+    await store.upsert_items([item(f"u{i}") for i in range(5)], NOW)
+    assert await store.prune_items("news", NOW, keep=timedelta(days=30), max_items=None) == 1
+    assert len(await store.get_items("news")) == 5
+
+
 # fetch state
 
 
