@@ -7,6 +7,7 @@ queued messages, stopped at shutdown after the messages in flight are sent.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -44,7 +45,9 @@ class Digests:
                               str(config.intranet.logo) if config.intranet.logo else None, config.intranet.colour),
             sender=(smtp.sender if smtp and smtp.sender else f"digest@{host}"),
             domain=host,
-            links=Links(public_url, Signer(config.server.secret)),
+            # Without digests (the config check requires a secret with them) nothing was
+            # ever signed, so a key of this process's own verifies nothing old either.
+            links=Links(public_url, Signer(config.server.secret or secrets.token_urlsafe(32))),
         )
         self.backend: Backend = backend_for(smtp, loaded.resolve(config.storage.maildir))
         if smtp:

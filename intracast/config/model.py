@@ -51,10 +51,11 @@ Listen = Annotated[str, AfterValidator(_check_listen)]
 class ServerConfig(_Strict):
     listen: Listen = Field("127.0.0.1:8080", description="HOST:PORT; loopback unless told otherwise")
     public_url: AnyHttpUrl | None = Field(None, description="URL employees and screens reach us at (default: http://listen)")
-    secret: str = Field(
-        "insecure-demo-secret-set-INTRACAST_SECRET",
+    secret: str | None = Field(
+        None,
         min_length=16,
-        description="Signs unsubscribe, preference and click links; use ${INTRACAST_SECRET}",
+        description="Signs unsubscribe, preference and click links; use ${INTRACAST_SECRET}. "
+        "Required when digests are configured",
     )
 
     @property

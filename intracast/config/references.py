@@ -31,7 +31,17 @@ def check_references(doc: Document) -> list[Problem]:
         problems += _check(doc, path, value, "source", names["sources"])
     for path, value in _refs(doc.data, ("screens", "*", "playlist")):
         problems += _check(doc, path, value, "playlist", names["playlists"])
+    problems += _link_secret(doc)
     return problems + _check_agendas(doc, names["sources"]) + _check_webpages(doc)
+
+
+def _link_secret(doc: Document) -> list[Problem]:
+    """Digests sign the links in every mail; a default secret would let anyone forge them."""
+    server = doc.data.get("server")
+    if not doc.data.get("digests") or (isinstance(server, dict) and server.get("secret")):
+        return []
+    message = "digests sign their unsubscribe and preference links: set server.secret (secret: ${INTRACAST_SECRET})"
+    return [doc.problem(("digests",), message, key=True)]
 
 
 def _blocks(doc: Document, kind: str, key: str) -> Iterator[tuple[KeyPath, Any, dict[str, Any]]]:
