@@ -52,9 +52,15 @@ class Ingestor:
         self._running: dict[str, asyncio.Lock] = {}  # a retry and an interval tick never overlap
 
     async def run(self, name: str, *, force: bool = False, recipient: Mapping[str, str] | None = None) -> FetchOutcome:
-        """Fetch one source and store what changed. `force` ignores backoff (a manual fetch)."""
+        """Fetch one source and store what changed. `force` ignores backoff (a manual fetch).
+
+        Per-recipient fetches (one per employee at digest time) run side by side;
+        the lock only keeps a retry and an interval tick of a source apart.
+        """
+        if recipient is not None:
+            return await self._run(name, force, recipient)
         lock = self._running.setdefault(name, asyncio.Lock())
-        if lock.locked() and recipient is None:
+        if lock.locked():
             return FetchOutcome(name, [], skipped=True)
         async with lock:
             return await self._run(name, force, recipient)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intracast.store.base import StoreBase
@@ -41,6 +41,8 @@ class ItemsMixin(StoreBase):
         """Insert new items, update changed ones, mark all as seen at `now`; one transaction.
 
         A guid repeated within the batch counts once, and its last occurrence wins.
+        Safe beside a concurrent upsert of the same source (per-recipient fetches
+        run side by side): an item the other inserted first is left to it.
         """
         by_key = {(item.source, item.guid): item for item in items}
         if not by_key:
@@ -53,7 +55,8 @@ class ItemsMixin(StoreBase):
             unchanged = [id_ for (id_, hash_), item in known if hash_ == item.content_hash()]
             if new:
                 rows = [_values(item) | _first_seen(item, now) for item in new]
-                await conn.execute(insert(item_table), rows)
+                key = [item_table.c.source, item_table.c.guid]
+                await conn.execute(self._insert(item_table).on_conflict_do_nothing(index_elements=key), rows)
             for undated in (False, True):  # executemany needs one column set per statement
                 rows = [_values(item) | {"row_id": id_, "last_seen": now}
                         for id_, item in changed if item.undated is undated]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import mailbox
 import textwrap
 from datetime import UTC, datetime, timedelta
@@ -239,3 +240,44 @@ async def test_one_click_unsubscribe_stops_the_next_digest(tmp_path: Path, aioht
         after_post = await run_and_send(digests, clock, AMS_0830 + timedelta(days=2, minutes=1))
         assert after_post.outcomes == {Outcome.UNSUBSCRIBED: 1}
         assert len(delivered(tmp_path)) == 2
+
+
+async def test_per_recipient_fetches_run_side_by_side_within_a_bound(tmp_path: Path, aiohttp_server) -> None:
+    """A digest fetches each employee's unread feed at run time: in parallel, but the intranet never
+    gets more than the fetcher's per-host limit (4) at once."""
+    from aiohttp import web
+
+    active, most, full, release = 0, 0, asyncio.Event(), asyncio.Event()
+
+    async def feed(request: web.Request) -> web.Response:
+        nonlocal active, most
+        active += 1
+        most = max(most, active)
+        if active == 4:
+            full.set()
+        await release.wait()
+        active -= 1
+        user = request.match_info["user"]
+        return web.Response(text=f'<rss version="2.0"><channel><title>U</title><item><title>Voor {user}</title>'
+                                 f'<link>https://intranet.example.org/{user}</link>'
+                                 f'<pubDate>Tue, 24 Nov 2026 06:00:00 GMT</pubDate></item></channel></rss>',
+                            content_type="application/rss+xml")
+
+    app = web.Application()
+    app.router.add_get("/users/{user}/unread", feed)
+    server = await aiohttp_server(app)
+    people = "".join(f"- {{email: p{i}@example.org, id: 'u{i}'}}\n" for i in range(20))
+    config = write_config(tmp_path, people)
+    config.write_text(config.read_text().replace(
+        "- {name: news, type: static, items: [{title: placeholder}]}",
+        f"- {{name: news, type: rss, url: '{server.make_url('/users/')}{{recipient.id}}/unread', per_recipient: true}}",
+    ))
+    loaded = load_config(config, env={})
+    async with open_runtime(loaded) as runtime:
+        digests, clock = make_digests(loaded, runtime)
+        run = asyncio.create_task(run_and_send(digests, clock, AMS_0830 + timedelta(minutes=1)))
+        await asyncio.wait_for(full.wait(), 30)  # 4 fetches in flight at once: they do run side by side
+        release.set()
+        stats = await asyncio.wait_for(run, 60)
+    assert stats.outcomes == {Outcome.QUEUED: 20}
+    assert most <= 4
