@@ -28,18 +28,17 @@ def source_health(options: SourceOptions, state: FetchState | None, held: int, n
                               "items_held": held}
     if state is None:
         return health
-    stamp = _iso
     health |= {
-        "last_attempt": stamp(state.last_attempt),
-        "last_success": stamp(state.last_success),
+        "last_attempt": _iso(state.last_attempt),
+        "last_success": _iso(state.last_success),
         "consecutive_failures": state.consecutive_failures,
         "items_seen": state.items_seen,
     }
     if state.last_error:
         health["last_error"] = {"kind": state.last_error_kind, "message": state.last_error,
-                                "at": stamp(state.last_error_at)}
+                                "at": _iso(state.last_error_at)}
     if state.retry_at and state.consecutive_failures:
-        health["retry_at"] = stamp(state.retry_at)
+        health["retry_at"] = _iso(state.retry_at)
     return health
 
 
