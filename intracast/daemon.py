@@ -20,12 +20,14 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from digest.web import add_employee_routes
+from screens.media import add_media_routes
 
 from intracast import __version__
 from intracast.banner import banner
 from intracast.config import Config, LoadedConfig
 from intracast.digests import Digests
 from intracast.ingest import Ingestor, utcnow
+from intracast.media import make_media
 from intracast.runtime import Runtime, open_runtime
 from intracast.scheduler import Scheduler
 from intracast.screens import Screens
@@ -47,7 +49,9 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         runtime.metrics.config_loaded.set(time.time())
         digests = Digests(loaded, runtime.store, runtime.ingestor)
         await digests.serve(stack)
-        screens = Screens(loaded, runtime.store)
+        media = make_media(loaded, runtime.services, lambda: screens.side())
+        screens = Screens(loaded, runtime.store, digests.mailing.links.signer,
+                          public_url=digests.mailing.links.public_url, media=media.keys.url)
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)
         schedule_jobs(scheduler, runtime, digests, screens)
         app = make_app(runtime.store, scheduler, runtime.metrics, list(loaded.config.sources))
@@ -57,6 +61,7 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
             locale=loaded.config.intranet.locale, clock=utcnow,
         )
         screens.mount(app)
+        add_media_routes(app, media)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -83,6 +88,7 @@ def schedule_jobs(scheduler: Scheduler, runtime: Runtime, digests: Digests, scre
         scheduler.every(f"source:{name}", job, source.options.every, first_run=utcnow())
     if config.screens:
         scheduler.every("screens:refresh", screens.refresh, SCREENS_REFRESH)
+        screens.wake_at = partial(scheduler.once, "screens:expiry", screens.refresh)
     for digest in config.digests:
         # A window missed while the daemon was down runs now (within the digest's grace).
         scheduler.once(f"digest:{digest.name}:startup", partial(_digest_job, scheduler, digests, digest.name,

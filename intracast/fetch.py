@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from intracast.config import LoadedConfig
 from intracast.ingest import FetchOutcome, fetch, utcnow
-from intracast.runtime import open_runtime, open_sources
+from intracast.runtime import create_sources, open_runtime, open_services
 from sources.errors import SourceError
 from sources.registry import FetchContext, Source
 
@@ -20,7 +20,8 @@ async def fetch_once(
         async with open_runtime(loaded) as runtime:
             runs = (runtime.ingestor.run(name, force=True, recipient=recipient) for name in names)
             return await asyncio.gather(*runs)
-    async with open_sources(loaded) as sources:
+    async with open_services(loaded) as services:
+        sources = create_sources(loaded, services)
         return await asyncio.gather(*(_fetch_only(sources[name], recipient) for name in names))
 
 

@@ -36,25 +36,29 @@ class Runtime:
     store: SqlStore
     metrics: Metrics
     ingestor: Ingestor
+    services: Services  # the HTTP client and worker processes, shared by sources and screens' media
 
 
 @asynccontextmanager
-async def open_sources(loaded: LoadedConfig) -> AsyncIterator[dict[str, Source]]:
-    """The configured sources, with the HTTP session and parser processes they share."""
+async def open_services(loaded: LoadedConfig) -> AsyncIterator[Services]:
+    """The HTTP session and parser processes that sources (and the media cache) share."""
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(
             ClientSession(timeout=ClientTimeout(total=60, connect=10), headers={"User-Agent": USER_AGENT})
         )
         executor = ProcessPoolExecutor(os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
         stack.push_async_callback(asyncio.to_thread, executor.shutdown, wait=True, cancel_futures=True)
-        services = Services(Http(http, loaded.base_dir), executor, loaded.base_dir)
-        yield {options.name: registry.create(options, services) for options in loaded.config.sources}
+        yield Services(Http(http, loaded.base_dir), executor, loaded.base_dir)
+
+
+def create_sources(loaded: LoadedConfig, services: Services) -> dict[str, Source]:
+    return {options.name: registry.create(options, services) for options in loaded.config.sources}
 
 
 @asynccontextmanager
 async def open_runtime(loaded: LoadedConfig) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(loaded.config.storage.url, loaded.base_dir))
-        sources = await stack.enter_async_context(open_sources(loaded))
+        services = await stack.enter_async_context(open_services(loaded))
         metrics = Metrics()
-        yield Runtime(loaded, store, metrics, Ingestor(sources, store, metrics))
+        yield Runtime(loaded, store, metrics, Ingestor(create_sources(loaded, services), store, metrics), services)

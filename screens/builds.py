@@ -17,52 +17,42 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from screens.config import AgendaBlock, ItemsBlock, PlaylistConfig, ScreenConfig
-from screens.playlist import Slide, build_playlist
+from screens.playlist import Slide, build_playlist, pick_alerts
+from screens.present import Presenter, qr_key
 from screens.store import PlaylistStore
 from sources.item import Item
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # playlist.json's `format`; bump when the player must read it differently
 ITEMS_PER_BLOCK = 200  # candidates fetched per items block, before audience and age filters
 EVENTS_PER_SOURCE = 500
 
-BuildKey = tuple[str, tuple[str, ...], str]  # playlist, audience, "on" or "off-until-<iso>"
+# playlist, audience, "on" or "off-until-<iso>", logo, QR codes
+BuildKey = tuple[str, tuple[str, ...], str, str | None, str]
+# now -> the sources failing for longer than they may, each with its last good fetch
+Staleness = Callable[[datetime], Awaitable[Mapping[str, datetime]]]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Build:
     etag: str  # quoted, strong: '"<hex>"'
-    body: bytes  # UTF-8 JSON: {"format": 1, "slides": [{kind, duration, key, data}]}
+    body: bytes  # UTF-8 JSON: screens.present.Presenter.body
     slides: int
+    links: Mapping[str, tuple[str, str, str]]  # an item slide's QR key -> (source, guid, link)
+    expires: datetime | None  # when the first item or alert in it expires: rebuild then
 
 
-def encode_slides(slides: list[Slide]) -> bytes:
-    data = {
-        "format": FORMAT,
-        "slides": [{"kind": s.kind, "duration": s.duration, "key": s.key, "data": s.data} for s in slides],
-    }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"slide data holds a {type(value).__name__}, not JSON")
-
-
-def make_build(slides: list[Slide]) -> Build:
-    body = encode_slides(slides)
-    return Build(f'"{hashlib.sha256(body).hexdigest()[:32]}"', body, len(slides))
+def make_build(body: bytes, slides: list[Slide], alerts: list[Slide]) -> Build:
+    links = {qr_key(s.key): (s.data["source"], s.data["guid"], s.data["link"]) for s in slides
+             if s.kind == "item" and s.data.get("link")}
+    ends = [datetime.fromisoformat(s.data["expires"]) for s in slides + alerts if s.data.get("expires")]
+    return Build(f'"{hashlib.sha256(body).hexdigest()[:32]}"', body, len(slides), links, min(ends, default=None))
 
 
 class Builds:
@@ -72,9 +62,14 @@ class Builds:
         playlists: Iterable[PlaylistConfig],
         screens: Iterable[ScreenConfig],
         clock: Callable[[], datetime],
-        tz: ZoneInfo,
+        presenter: Presenter,
+        *,
+        logo: str | None = None,
+        stale: Staleness | None = None,
     ) -> None:
-        self._store, self._clock, self._tz = store, clock, tz
+        """`logo`: the intranet's, for screens whose theme has none; `stale`: None, nothing is ever stale."""
+        self._store, self._clock, self._presenter = store, clock, presenter
+        self._tz, self._logo, self._stale = presenter.tz, logo, stale
         self._playlists = {p.name: p for p in playlists}
         self._screens = {s.id: s for s in screens}
         self._check()
@@ -96,6 +91,10 @@ class Builds:
         self._check()
         self._etags = {k: v for k, v in self._etags.items() if k in self._screens}
         self.invalidate()
+
+    def next_expiry(self) -> datetime | None:
+        """When the first item or alert shown now expires, so its screens can be told on time."""
+        return min((b.expires for b in self._cache.values() if b.expires is not None), default=None)
 
     def invalidate(self) -> None:
         """Items or config changed: drop every build."""
@@ -134,7 +133,8 @@ class Builds:
         if screen.hours is not None and not screen.hours.is_on(now, self._tz):
             until = screen.hours.next_change(now, self._tz)
             state = f"off-until-{until.isoformat() if until else 'never'}"
-        return (screen.playlist, tuple(sorted(set(screen.audience))), state)
+        logo = str(screen.theme.logo) if screen.theme.logo else self._logo
+        return (screen.playlist, tuple(sorted(set(screen.audience))), state, logo, screen.qr)
 
     async def _build(self, key: BuildKey, screen: ScreenConfig, now: datetime | None = None) -> Build:
         """Under the lock: the cached build for `key`, or a new one made for `screen` (any screen with that key)."""
@@ -145,7 +145,10 @@ class Builds:
         playlist = self._playlists[screen.playlist]
         items, events = await self._inputs(playlist, now) if key[2] == "on" else ([[] for _ in playlist.blocks], {})
         slides = build_playlist(playlist, screen, items, now=now, tz=self._tz, events=events)
-        build = self._cache[key] = make_build(slides)
+        alerts = pick_alerts(await self._store.list_pinned(now), screen, now)
+        stale = await self._stale(now) if self._stale else {}
+        body = self._presenter.body(slides, alerts, now=now, logo=key[3], qr=key[4] != "off", stale=stale)
+        build = self._cache[key] = make_build(body, slides, alerts)
         log.info("screens.built playlist=%s audience=%s state=%s slides=%d etag=%s",
                  key[0], ",".join(key[1]) or "-", key[2], build.slides, build.etag)
         return build

@@ -124,6 +124,11 @@ class ScreenConfig(_Strict):
         "or a list of such; outside them a dark idle slide with the time (absent: always on)",
     )
     theme: ThemeConfig = Field(default_factory=ThemeConfig, description="Colours, font and logo")
+    qr: Literal["tracked", "direct", "off"] = Field(
+        "tracked",
+        description="QR codes on item slides: tracked (through /r/, scans counted per item and screen), "
+        "direct (the item's own link, nothing counted), off",
+    )
 
 
 class _Block(_Strict):

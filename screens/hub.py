@@ -1,7 +1,8 @@
 """Server-sent events to connected screens: one stream per open player page.
 
 `ScreenHub.stream` serves `GET /screens/{id}/events` (the caller checks the
-token first). A stream starts with `event: hello`, then carries what
+token first). A stream starts with `event: hello` (the daemon's version),
+then carries what
 `publish` sends to its screen, and a `: keepalive` comment whenever it has
 been quiet for `keepalive` seconds, so proxies keep the connection and a
 client that went away is noticed by the failing write.
@@ -54,9 +55,12 @@ def encode_event(event: str, data: dict[str, Any]) -> bytes:
 class ScreenHub:
     """Owns the SSE streams of connected screens (a screen may have a few, e.g. a reconnect racing its old stream)."""
 
-    def __init__(self, *, keepalive: float = 15.0, queue_size: int = 64, per_screen: int = 4) -> None:
+    def __init__(self, *, version: str = "", keepalive: float = 15.0, queue_size: int = 64,
+                 per_screen: int = 4) -> None:
+        """`version`: the daemon's, sent in `hello`; a player running another version reloads itself."""
         if keepalive <= 0 or queue_size < 1 or per_screen < 1:
             raise ValueError("keepalive, queue_size and per_screen must be positive")
+        self._version = version
         self._keepalive = keepalive
         self._queue_size = queue_size
         self._per_screen = per_screen
@@ -89,7 +93,7 @@ class ScreenHub:
         log.info("screen.connected screen=%s streams=%d", screen_id, self.count(screen_id))
         try:
             await response.prepare(request)
-            await response.write(encode_event("hello", {"screen": screen_id}))
+            await response.write(encode_event("hello", {"screen": screen_id, "version": self._version}))
             await self._pump(client, response)
         except ConnectionError:
             pass  # the client went; the finally cleans up

@@ -32,7 +32,7 @@ item once per loop between the other slides.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -97,6 +97,14 @@ def build_playlist(
     runs.update(_item_runs(playlist, screen, items_by_block, now, slides_left, tenths_left))
     slides = [slide for index in range(len(playlist.blocks)) for slide in runs[index]]
     return slides or [_idle("empty", None)]
+
+
+def pick_alerts(pinned: Iterable[Item], screen: ScreenConfig, now: datetime) -> list[Slide]:
+    """The pinned items for `screen`, shown over its rotation (also outside its hours): takeovers, then newest."""
+    groups = set(screen.audience)
+    shown = sorted((item for item in pinned if item.pinned and _for_screen(item, groups, now)),
+                   key=lambda item: (not item.takeover, _age(item, now), item.source, item.guid))
+    return [Slide("alert", DEFAULT_DURATION, item.as_json(), f"alert:{item.source}:{item.guid}") for item in shown]
 
 
 def slide_duration(block_duration: timedelta | None, text: str) -> float:

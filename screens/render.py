@@ -2,16 +2,15 @@
 
 `render_slide` turns one `Slide` of a playlist into one `<section>`; the
 player shows the sections in turn, with `templates/slides.css` (`STYLESHEET`)
-and the theme's custom properties from `theme_css` in one `<style>` the page
-sends with a CSP nonce or hash. Nothing else carries style: no `style=`
-attributes, no inline scripts, no event handlers, so the page's CSP needs no
-`unsafe-inline`.
+and the theme's custom properties from `theme_css`, both served as files.
+Nothing else carries style: no `style=` attributes, no inline scripts, no
+event handlers, so the page's CSP needs no `unsafe-inline`.
 
 Everything in a slide's data may come from a feed and is untrusted: it
 reaches the HTML only as autoescaped text, or as an `src` that is http(s) or
-a path on the daemon (`/media/...`); anything else is dropped. The one piece
-of markup not escaped is the QR code, which segno draws from the caller's
-link. One template per kind (`templates/slides/{kind}.html`), each with a
+a path on the daemon (`/media/...`); anything else is dropped. The QR code
+is an image the player fetches (`qr_svg` draws it), so that one rendering
+serves every screen. One template per kind (`templates/slides/{kind}.html`), each with a
 view function here that turns `data` into display strings, so templates
 format nothing.
 """
@@ -30,7 +29,6 @@ from zoneinfo import ZoneInfo
 
 import segno
 from jinja2 import Environment, FileSystemLoader
-from markupsafe import Markup
 
 from screens.config import MIN_CONTRAST, ThemeConfig, contrast
 from screens.i18n import format_ago, format_clock, format_day, format_weekday, jinja_environment, translations
@@ -63,11 +61,16 @@ class Theme:
         )
 
 
+# (source or None, http(s) URL) -> where the daemon serves it: "/media/<key>".
+MediaUrl = Callable[[str | None, str], str]
+
+
 @dataclass(frozen=True)
 class _Context:
     locale: str
     tz: ZoneInfo
     now: datetime
+    media: MediaUrl | None
 
 
 def theme_css(theme: Theme) -> str:
@@ -94,6 +97,7 @@ def stylesheet() -> str:
     return STYLESHEET.read_text(encoding="utf-8")
 
 
+@functools.lru_cache(maxsize=2048)  # a screen asks for each item's code again after every reload
 def qr_svg(url: str) -> str:
     """`url` as a QR code: inline SVG, no XML declaration, no size (it scales by its viewBox),
     dark modules on a light quiet zone of 4 modules so phones read it on a dark slide."""
@@ -107,27 +111,29 @@ def render_slide(
     locale: str,
     tz: ZoneInfo,
     now: datetime,
-    theme: Theme,
-    qr_link: str | None,
+    logo: str | None,
+    qr: str | None,
     stale_since: datetime | None,
+    media: MediaUrl | None = None,
 ) -> str:
     """One `<section>` for `slide` in `locale`, dates in `tz` relative to `now`.
 
-    `qr_link` (the `/r/{token}` link, or None where QR codes are off) becomes
-    a QR code; `stale_since`, when the slide's source has been failing too
-    long, adds "updated 2 hours ago".
+    `qr` is the address of the slide's QR code image (None where QR codes are
+    off); `stale_since`, when the slide's source has been failing too long,
+    adds "updated 2 hours ago"; `media` maps image URLs (the logo's too) to
+    the daemon's `/media/` (None: used as they are).
     """
     view = _VIEWS.get(slide.kind)
     if view is None:
         raise ValueError(f"no template for slide kind {slide.kind!r}; expected one of {', '.join(_VIEWS)}")
-    context = _Context(locale, tz, now)
+    context = _Context(locale, tz, now, media)
     gettext = translations(locale).gettext
     values = {
         "kind": slide.kind,
         "key": slide.key,
         "locale": locale,
-        "logo": _safe_src(theme.logo),
-        "qr": Markup(qr_svg(qr_link)) if qr_link else None,  # segno's markup from our own link
+        "logo": _image_src(logo, None, context),
+        "qr": qr,
         "stale": gettext("updated %(ago)s") % {"ago": format_ago(stale_since, now, locale)} if stale_since else None,
         **view(slide.data, context),
     }
@@ -146,6 +152,14 @@ def _safe_src(url: Any) -> str | None:
     if url.startswith("/"):
         return url if not url.startswith("//") and "\\" not in url else None
     return url if urlsplit(url).scheme.lower() in ("http", "https") else None
+
+
+def _image_src(url: Any, source: Any, context: _Context) -> str | None:
+    """A safe image address, through the daemon's media cache when there is one."""
+    src = _safe_src(url)
+    if src is None or context.media is None or src.startswith("/"):
+        return src
+    return context.media(source if isinstance(source, str) else None, src)
 
 
 def _when(value: Any) -> datetime | None:
@@ -180,17 +194,18 @@ def _item(data: dict[str, Any], context: _Context) -> dict[str, Any]:
         "summary": _text(data.get("summary")),
         "source": _text(data.get("source")),
         "ago": format_ago(when, context.now, context.locale) if when else None,
-        "image": _safe_src(data.get("image")),
+        "image": _image_src(data.get("image"), data.get("source"), context),
         "event": _event(data, context),
     }
 
 
 def _announcement(data: dict[str, Any], context: _Context) -> dict[str, Any]:
-    return {"title": _text(data.get("title")), "text": _text(data.get("text")), "image": _safe_src(data.get("image"))}
+    image = _image_src(data.get("image"), None, context)
+    return {"title": _text(data.get("title")), "text": _text(data.get("text")), "image": image}
 
 
 def _image(data: dict[str, Any], context: _Context) -> dict[str, Any]:
-    return {"url": _safe_src(data.get("url")), "caption": _text(data.get("caption"))}
+    return {"url": _image_src(data.get("url"), None, context), "caption": _text(data.get("caption"))}
 
 
 def _clock(data: dict[str, Any], context: _Context) -> dict[str, Any]:
@@ -212,6 +227,10 @@ def _webpage(data: dict[str, Any], context: _Context) -> dict[str, Any]:
     if urlsplit(url).scheme != "https":
         raise ValueError(f"a webpage slide needs an https URL, got {url!r}")
     return {"url": url, "host": urlsplit(url).hostname or ""}
+
+
+def _alert(data: dict[str, Any], context: _Context) -> dict[str, Any]:
+    return {**_item(data, context), "mode": "takeover" if data.get("takeover") else "banner"}
 
 
 def _idle(data: dict[str, Any], context: _Context) -> dict[str, Any]:
@@ -237,4 +256,5 @@ _VIEWS: dict[str, Callable[[dict[str, Any], _Context], dict[str, Any]]] = {
     "agenda": _agenda,
     "webpage": _webpage,
     "idle": _idle,
+    "alert": _alert,
 }

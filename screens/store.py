@@ -20,6 +20,9 @@ class Heartbeat:
     height: int | None = None
     slide: str | None = None
     user_agent: str | None = None
+    playlist_age: float | None = None  # seconds since the player last got its playlist
+    version: str | None = None  # the player's
+    heap: int | None = None  # bytes of JS heap in use, where the browser tells
 
 
 class PlaylistStore(Protocol):
@@ -27,6 +30,10 @@ class PlaylistStore(Protocol):
         self, sources: list[str], tags: list[str], now: datetime, limit: int
     ) -> list[Item]:
         """Unexpired items from any of `sources` or carrying any of `tags` (both empty: all)."""
+        ...
+
+    async def list_pinned(self, now: datetime) -> list[Item]:
+        """Current pinned items of every source: the alerts over the screens' rotation."""
         ...
 
     async def record_heartbeat(self, beat: Heartbeat) -> None: ...

@@ -6,7 +6,7 @@ HttpOnly, SameSite=Strict cookie scoped to `/screens/{id}`, so the secret
 leaves the address bar and the history. Later requests send the cookie. A
 missing or wrong token is 403 with a plain page naming the screen and
 saying how to get a token; an unknown screen id is 404. The player page
-(`GET /screens/{id}`) is the player work's; it calls `authorise` too.
+(`GET /screens/{id}`, screens/player.py) calls `authorise` too.
 
 Screens are looked up in `Builds`, which holds the current config, so a
 config reload (`Builds.reconfigure`) reaches these routes.
@@ -14,9 +14,10 @@ config reload (`Builds.reconfigure`) reaches these routes.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -26,9 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 from screens.builds import Builds
 from screens.config import ScreenConfig
 from screens.hub import ScreenHub
+from screens.render import qr_svg
 from screens.store import Heartbeat, PlaylistStore
 
 log = logging.getLogger(__name__)
+
+# (screen, source, guid, the item's link) -> the link its QR code carries
+QrLink = Callable[[ScreenConfig, str, str, str], Awaitable[str]]
 
 COOKIE = "intracast_screen"
 COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie; a TV runs for months
@@ -111,8 +116,13 @@ def add_screen_routes(
     hub: ScreenHub,
     store: PlaylistStore,
     clock: Callable[[], datetime],
+    qr_link: QrLink,
 ) -> None:
     """Mount the screens' routes; `hub.close()` runs on the app's shutdown.
+
+    `qr_link` says where an item slide's QR code leads for a screen (`GET
+    /screens/{id}/qr?key=...` draws it): the daemon's `/r/` link, which counts
+    scans per item and screen, or the item's own link.
 
     `screens` must be the screens `builds` was made with (a check that the
     two agree); afterwards `builds` is the one source of truth.
@@ -145,12 +155,26 @@ def add_screen_routes(
             problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors())
             raise web.HTTPBadRequest(text=f"bad heartbeat: {problems}\n") from e
         user_agent = request.headers.get("User-Agent", "")[:MAX_USER_AGENT] or None
-        await store.record_heartbeat(
-            Heartbeat(screen.id, clock(), beat.width, beat.height, beat.slide, user_agent)
-        )
+        await store.record_heartbeat(Heartbeat(
+            screen.id, clock(), beat.width, beat.height, beat.slide, user_agent, beat.playlist_age, beat.version,
+            beat.heap,
+        ))
         log.debug("screen.heartbeat screen=%s size=%dx%d slide=%s age=%s version=%s heap=%s",
                   screen.id, beat.width, beat.height, beat.slide, beat.playlist_age, beat.version, beat.heap)
         return web.Response(status=204)
+
+    async def qr(request: web.Request) -> web.Response:
+        screen = screen_or_404(builds, request)
+        authorise(request, screen)
+        found = (await builds.get(screen.id)).links.get(request.query.get("key", ""))
+        if screen.qr == "off" or found is None:
+            raise web.HTTPNotFound(text="No item with that key on this screen's playlist.\n")
+        svg = qr_svg(await qr_link(screen, *found))
+        etag = f'"{hashlib.sha256(svg.encode()).hexdigest()[:32]}"'
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
+        if any(f'"{tag.value}"' == etag for tag in request.if_none_match or ()):
+            return web.Response(status=304, headers=headers)
+        return web.Response(text=svg, content_type="image/svg+xml", headers=headers)
 
     async def close_hub(_: web.Application) -> None:
         await hub.close()
@@ -158,6 +182,7 @@ def add_screen_routes(
     app.router.add_get("/screens/{id}/playlist.json", playlist)
     app.router.add_get("/screens/{id}/events", events, allow_head=False)
     app.router.add_post("/screens/{id}/heartbeat", heartbeat)
+    app.router.add_get("/screens/{id}/qr", qr)
     app.on_shutdown.append(close_hub)
 
 

@@ -30,6 +30,8 @@ class Item:
     tags: tuple[str, ...] = ()
     audience: tuple[str, ...] = field(default=(), metadata={"doc": "groups; empty = everyone"})
     pinned: bool = False
+    # A pinned item shown over the whole screen instead of as a banner over the rotation.
+    takeover: bool = False
     expires: datetime | None = None
     # Events (ical): when the occurrence starts and ends, and where.
     start: datetime | None = None

@@ -45,7 +45,7 @@ from sources.sanitise import without_surrogates
 
 TEXT_FIELDS = ("title", "link", "guid", "summary", "content_html", "author", "image", "location")
 DATE_FIELDS = ("published", "updated", "expires", "start", "end")
-FIELDS = (*TEXT_FIELDS, *DATE_FIELDS, "tags", "pinned")
+FIELDS = (*TEXT_FIELDS, *DATE_FIELDS, "tags", "pinned", "takeover")
 _MISSING = object()
 _SURROGATE_ESCAPE = re.compile(r"\\ud[89a-f]", re.IGNORECASE)
 
@@ -150,6 +150,7 @@ def _item(entry: dict[str, Any], page: Page, options: JsonOptions) -> Item:
     return make_item(
         options, fetched_at=page.fetched_at, base_url=page.url, **texts, **dates,
         tags=as_texts(values.get("tags")), pinned=_truthy(values.get("pinned")),
+        takeover=_truthy(values.get("takeover")),
     )
 
 

@@ -65,7 +65,7 @@ def make_item(
     summary: str | None = None, content_html: str | None = None,
     published: datetime | None = None, updated: datetime | None = None,
     author: str | None = None, image: str | None = None, tags: Iterable[str] = (),
-    audience: Iterable[str] = (), pinned: bool = False, expires: datetime | None = None,
+    audience: Iterable[str] = (), pinned: bool = False, takeover: bool = False, expires: datetime | None = None,
     start: datetime | None = None, end: datetime | None = None, location: str | None = None,
 ) -> Item:
     """One clean `Item` from an entry's raw fields (the rules are in the module docstring).
@@ -96,6 +96,7 @@ def make_item(
         tags=clean_tags,
         audience=_audience(options, audience, clean_tags),
         pinned=pinned,
+        takeover=pinned and takeover,
         expires=aware(expires),
         start=aware(start),
         end=aware(end),

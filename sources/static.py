@@ -11,7 +11,8 @@ For announcements that live nowhere else, or a banner to the crisis dossier:
             id: crisis                    # optional; keep it when you edit the title
             text: All updates on <a href="https://intranet.example.org/crisis">the crisis page</a>.
             link: https://intranet.example.org/crisis
-            pinned: true
+            pinned: true                  # a banner over the screens' rotation
+            takeover: false               # true: the whole screen, for emergencies
             starts: 2026-11-24 08:00      # not shown before
             expires: 2026-12-01 18:00     # nor after
             audience: [zorg]
@@ -61,7 +62,10 @@ class StaticItem(BaseModel):
     text: str = Field("", description="Plain text, or simple HTML when it contains a tag")
     link: AnyHttpUrl | None = Field(None, description="Where the item leads, an http(s) URL")
     image: AnyHttpUrl | None = Field(None, description="Picture for the screens, an http(s) URL")
-    pinned: bool = Field(False, description="Keep it on the screens it targets, ahead of the rotation")
+    pinned: bool = Field(
+        False, description="An alert: a banner over the rotation on the screens it targets, and first in digests"
+    )
+    takeover: bool = Field(False, description="With pinned: take the whole screen instead of a banner")
     starts: datetime | None = Field(None, description="Not shown before this time; its publication time")
     expires: datetime | None = Field(None, description="Not shown from this time on")
     audience: list[str] = Field(default_factory=list, description="Groups this item is for (empty: everyone)")
@@ -153,5 +157,6 @@ class StaticSource:
             tags=entry.tags,
             audience=entry.audience,
             pinned=entry.pinned,
+            takeover=entry.takeover,
             expires=entry.expires,
         )

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, c
 
 from digest.config import DigestConfig, Locale, RecipientsConfig, SmtpConfig
 from screens.config import PlaylistConfig, ScreenConfig
+from screens.media import MediaConfig
 from sources import registry
 from sources.fields import TimeZone
 from sources.registry import SourceOptions
@@ -88,6 +89,7 @@ class Config(_Strict):
     digests: list[DigestConfig] = Field(default_factory=list, description="Scheduled digest mailings")
     screens: list[ScreenConfig] = Field(default_factory=list, description="TV screens")
     playlists: list[PlaylistConfig] = Field(default_factory=list, description="What screens show")
+    media: MediaConfig = Field(default_factory=MediaConfig, description="Images shown on screens: fetching and cache")
 
 
 @functools.cache

@@ -17,6 +17,9 @@ class HeartbeatsMixin(StoreBase):
             "height": beat.height,
             "slide": beat.slide,
             "user_agent": beat.user_agent,
+            "playlist_age": beat.playlist_age,
+            "version": beat.version,
+            "heap": beat.heap,
         }
         stmt = self._insert(screen_heartbeats).values(screen=beat.screen, **values)
         stmt = stmt.on_conflict_do_update(index_elements=[screen_heartbeats.c.screen], set_=values)
@@ -34,6 +37,9 @@ class HeartbeatsMixin(StoreBase):
                     height=row.height,
                     slide=row.slide,
                     user_agent=row.user_agent,
+                    playlist_age=row.playlist_age,
+                    version=row.version,
+                    heap=row.heap,
                 )
                 for row in rows
             }

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intracast.store.base import StoreBase
@@ -26,6 +26,7 @@ from sources.item import Item
 ITEM_FIELDS = tuple(f.name for f in fields(Item))
 ITEM_COLUMNS = tuple(item_table.c[name] for name in ITEM_FIELDS)
 # Items without a publication date sort by when we first saw them.
+MAX_PINNED = 50  # alerts over a screen: more than a few is a mistake, more than this a flood
 NEWEST_FIRST = (func.coalesce(item_table.c.published, item_table.c.first_seen).desc(), item_table.c.id.desc())
 
 
@@ -89,10 +90,7 @@ class ItemsMixin(StoreBase):
 
         Current: not expired, and not published in the future (an announcement with `starts`).
         """
-        unexpired = and_(
-            or_(item_table.c.expires.is_(None), item_table.c.expires > now),
-            or_(item_table.c.published.is_(None), item_table.c.published <= now),
-        )
+        unexpired = _current(now)
         query = select(*ITEM_COLUMNS).where(unexpired).order_by(*NEWEST_FIRST)
         async with self._begin() as conn:
             if not tags:
@@ -102,6 +100,11 @@ class ItemsMixin(StoreBase):
             ids = await _matching_ids(conn, unexpired, set(sources), set(tags), limit)
             return [_item(row) for row in await conn.execute(query.where(item_table.c.id.in_(ids)))]
 
+
+    async def list_pinned(self, now: datetime) -> list[Item]:
+        query = select(*ITEM_COLUMNS).where(_current(now), item_table.c.pinned).order_by(*NEWEST_FIRST)
+        async with self._begin() as conn:
+            return [_item(row) for row in await conn.execute(query.limit(MAX_PINNED))]
 
     async def candidate_items(
         self, sources: list[str], since: datetime, until: datetime, now: datetime, *, fresh_after: datetime
@@ -174,6 +177,13 @@ async def _matching_ids(
     rows = await conn.execute(query)
     matches = (row.id for row in rows if row.source in sources or tags.intersection(row.tags))
     return list(islice(matches, limit))
+
+
+def _current(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        or_(item_table.c.expires.is_(None), item_table.c.expires > now),
+        or_(item_table.c.published.is_(None), item_table.c.published <= now),
+    )
 
 
 def _first_seen(item: Item, now: datetime) -> dict[str, Any]:

@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -83,6 +85,7 @@ items = Table(
     Column("tags", JSON, nullable=False),
     Column("audience", JSON, nullable=False),
     Column("pinned", Boolean, nullable=False),
+    Column("takeover", Boolean, nullable=False, server_default=false()),
     Column("expires", UtcDateTime),
     Column("start", UtcDateTime),
     Column("end", UtcDateTime),
@@ -215,4 +218,7 @@ screen_heartbeats = Table(
     Column("height", Integer),
     Column("slide", Text),
     Column("user_agent", Text),
+    Column("playlist_age", Float),
+    Column("version", Text),
+    Column("heap", BigInteger),
 )

@@ -42,7 +42,7 @@ def test_schema_is_current_in_config_schema_json() -> None:
     shipped = json.loads((REPO / "config" / "schema.json").read_text())
     assert json.loads(result.stdout) == shipped, "run `make schema` and commit config/schema.json"
     assert set(shipped["properties"]) == {
-        "intranet", "server", "storage", "smtp", "sources", "recipients", "digests", "screens", "playlists",
+        "intranet", "server", "storage", "smtp", "sources", "recipients", "digests", "screens", "playlists", "media",
     }
 
 
@@ -53,7 +53,7 @@ def test_fetch_json_prints_one_item_per_line_and_stores_nothing(demo_config: Pat
     assert len(items) == 6
     assert set(items[0]) == {
         "source", "guid", "title", "link", "summary", "content_html", "published", "updated",
-        "author", "image", "tags", "audience", "pinned", "expires", "start", "end", "location", "undated",
+        "author", "image", "tags", "audience", "pinned", "takeover", "expires", "start", "end", "location", "undated",
     }
     assert result.stderr == "demo: 6 items\n"
     assert not (demo_config.parent.parent / "var" / "intracast.db").exists()

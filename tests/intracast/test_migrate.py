@@ -9,13 +9,14 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine as create_sync_engine
 
 from intracast.store import SchemaTooNewError, StoreError, open_store
 from intracast.store.engine import create_engine
-from intracast.store.migrate import head
+from intracast.store.migrate import _config, head
 from intracast.store.schema import metadata
 
 URL = "sqlite:///var/data/intracast.db"
@@ -32,9 +33,9 @@ def sql(base_dir: Path, statement: str) -> list[tuple[object, ...]]:
 
 async def test_fresh_database_is_created_at_head(tmp_path: Path) -> None:
     async with open_store(URL, tmp_path) as store:
-        assert await store.schema_revision() == head() == "0001"
+        assert await store.schema_revision() == head() == "0002"
         assert store.database == str(db_path(tmp_path))
-    assert sql(tmp_path, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert sql(tmp_path, "SELECT version_num FROM alembic_version") == [("0002",)]
     assert sql(tmp_path, "PRAGMA journal_mode") == [("wal",)]
 
 
@@ -52,7 +53,7 @@ async def test_reopening_a_current_database_migrates_nothing(
         async with open_store(URL, tmp_path):
             pass
         async with open_store(URL, tmp_path) as store:
-            assert await store.schema_revision() == "0001"
+            assert await store.schema_revision() == "0002"
         async with open_store(URL, tmp_path, migrate=False) as store:
             await store.ping()
     assert caplog.text.count("store.migrated") == 1
@@ -70,7 +71,7 @@ async def test_a_newer_database_is_refused(tmp_path: Path, revision: str, migrat
             pytest.fail("opened a database newer than the code")
     assert caught.value.revision == revision
     message = str(caught.value)
-    assert f"schema revision {revision!r}" in message and "head '0001'" in message
+    assert f"schema revision {revision!r}" in message and "head '0002'" in message
     assert str(db_path(tmp_path)) in message and "upgrade intracast" in message
 
 
@@ -124,3 +125,26 @@ async def test_an_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=re.escape(str(Path("var") / "x.db"))):
         async with open_store("sqlite:///var/x.db", tmp_path):
             pytest.fail("opened a file that is not a database")
+
+
+async def test_a_0001_database_upgrades_and_keeps_its_items(tmp_path: Path) -> None:
+    """A database made by an older intracast: its items survive, and get the new columns' defaults."""
+    db_path(tmp_path).parent.mkdir(parents=True)
+    engine = create_sync_engine(f"sqlite:///{db_path(tmp_path)}")
+    try:
+        with engine.begin() as conn:
+            config = _config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+    finally:
+        engine.dispose()
+    sql(tmp_path, "INSERT INTO items (source, guid, title, link, summary, content_html, tags, audience, pinned,"
+                  " content_hash, first_seen, last_seen) VALUES ('news', 'g1', 'Kept', 'https://x/1', '', '',"
+                  " '[]', '[]', 1, 'h', '2026-01-01 00:00:00', '2026-01-01 00:00:00')")
+    sql(tmp_path, "INSERT INTO screen_heartbeats (screen, last_seen, width) VALUES ('hal', '2026-01-01 00:00:00', 1920)")
+    async with open_store(URL, tmp_path) as store:
+        assert await store.schema_revision() == "0002"
+        [item] = await store.get_items("news")
+        beats = await store.last_heartbeats()
+    assert (item.title, item.pinned, item.takeover) == ("Kept", True, False)
+    assert (beats["hal"].width, beats["hal"].version, beats["hal"].heap) == (1920, None, None)

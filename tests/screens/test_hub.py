@@ -64,7 +64,7 @@ def hub_app(hub: ScreenHub) -> web.Application:
 @pytest.fixture
 async def served(aiohttp_client: Callable[..., Awaitable[TestClient]]) -> AsyncIterator[Callable[..., Awaitable[tuple[ScreenHub, TestClient]]]]:
     async def make(**options: Any) -> tuple[ScreenHub, TestClient]:
-        hub = ScreenHub(**options)
+        hub = ScreenHub(**{"version": "9.9", **options})
         return hub, await aiohttp_client(hub_app(hub))
     yield make
 
@@ -74,7 +74,7 @@ async def test_a_client_gets_hello_then_a_published_event(served) -> None:
     async with client.get("/s/kantine") as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
         assert response.headers["Cache-Control"] == "no-cache"
-        assert await asyncio.wait_for(read_event(response), DEADLINE) == ("hello", {"screen": "kantine"})
+        assert await asyncio.wait_for(read_event(response), DEADLINE) == ("hello", {"screen": "kantine", "version": "9.9"})
         hub.publish(["hal"], "playlist", {"for": "hal"})
         hub.publish(["kantine"], "playlist", {"etag": "x", "naïef": True})
         assert await asyncio.wait_for(read_event(response), DEADLINE) == ("playlist", {"etag": "x", "naïef": True})

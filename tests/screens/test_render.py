@@ -26,7 +26,7 @@ SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots" / "screens"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2026, 11, 24, 8, 30, tzinfo=timezone.utc)  # dinsdag 24 november, 09:30 in Amsterdam
 THEME = Theme(background="#111111", foreground="#ffffff", accent="#1f5fa8", font="system-ui, sans-serif", logo=None)
-QR = "https://intranet.example.org/r/tok123"
+QR = "qr?key=item%3Anieuws%3A1"  # relative: the page's <base> is its screen
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> "quoted" & javascript:alert(3)'
 
 
@@ -67,7 +67,7 @@ SLIDES = {
 
 
 def render(slide: Slide, locale: str = "nl", **options: object) -> str:
-    args: dict[str, object] = {"locale": locale, "tz": AMSTERDAM, "now": NOW, "theme": THEME, "qr_link": None,
+    args: dict[str, object] = {"locale": locale, "tz": AMSTERDAM, "now": NOW, "logo": None, "qr": None,
                                "stale_since": None}
     return render_slide(slide, **{**args, **options})  # type: ignore[arg-type]
 
@@ -89,7 +89,7 @@ class Tags(HTMLParser):
 @pytest.mark.parametrize("kind", SLIDES)
 @pytest.mark.parametrize("locale", ["nl", "en"])
 def test_every_kind_renders_one_section(kind: str, locale: str) -> None:
-    html = render(SLIDES[kind], locale, qr_link=QR)
+    html = render(SLIDES[kind], locale, qr=QR)
     tags = Tags(html).tags
     assert tags[0][0] == "section" and html.strip().endswith("</section>")
     assert [t for t, _ in tags].count("section") == 1
@@ -106,7 +106,7 @@ def test_hostile_feed_text_is_escaped(kind: str) -> None:
     data = {**SLIDES[kind].data, **fields}
     if kind == "agenda":
         data = {**SLIDES[kind].data, "events": [{**EVENT.as_json(), **fields}]}
-    html = render(Slide(kind, 10.0, data, f"{kind}:{HOSTILE}"), qr_link=QR)
+    html = render(Slide(kind, 10.0, data, f"{kind}:{HOSTILE}"), qr=QR)
     parsed = Tags(html)
     assert [t for t, _ in parsed.tags if t == "script"] == []
     for _tag, attrs in parsed.tags:
@@ -118,13 +118,24 @@ def test_hostile_feed_text_is_escaped(kind: str) -> None:
 
 
 def test_item_shows_title_summary_source_age_image_and_qr() -> None:
-    html = render(SLIDES["item"], qr_link=QR)
+    html = render(SLIDES["item"], qr=QR)
     text = " ".join(Tags(html).text)
     assert "Nieuwe koffiemachine" in text and "espressomachine" in text
     assert "Nieuws · 2 uur geleden" in text
     assert '<img src="/media/abc123" alt="">' in html
-    assert "<svg" in html and 'class="qr"' in html
-    assert "<svg" not in render(SLIDES["item"])  # QR codes off
+    assert '<img class="qr-code" src="qr?key=item%3Anieuws%3A1"' in html and 'class="qr"' in html
+    assert "qr-code" not in render(SLIDES["item"])  # QR codes off
+
+
+def test_images_go_through_the_media_cache() -> None:
+    def media(source: str | None, url: str) -> str:
+        return f"/media/{source}/{len(url)}"
+
+    item = Slide("item", 10.0, {**SLIDES["item"].data, "image": "https://intranet.example.org/a.jpg"}, "item:x")
+    assert 'src="/media/Nieuws/34"' in render(item, media=media)
+    assert 'src="/media/None/37"' in render(SLIDES["image"], media=media)
+    assert 'src="/media/None/34"' in render(SLIDES["clock"], media=media, logo="https://intranet.example.org/l.png")
+    assert "javascript" not in render(item, media=media, logo="javascript:alert(1)")
 
 
 def test_item_without_date_or_with_an_undated_feed_shows_no_age() -> None:
@@ -183,10 +194,9 @@ def test_unknown_kind() -> None:
 
 
 def test_logo_only_over_http() -> None:
-    logo = Theme(**{**THEME.__dict__, "logo": "https://intranet.example.org/logo.svg"})
-    assert 'src="https://intranet.example.org/logo.svg"' in render(SLIDES["clock"], theme=logo)
-    bad = Theme(**{**THEME.__dict__, "logo": "javascript:alert(1)"})
-    assert "javascript" not in render(SLIDES["clock"], theme=bad)
+    logo = "https://intranet.example.org/logo.svg"
+    assert 'src="https://intranet.example.org/logo.svg"' in render(SLIDES["clock"], logo=logo)
+    assert "javascript" not in render(SLIDES["clock"], logo="javascript:alert(1)")
 
 
 def test_theme_css_is_custom_properties_and_refuses_injection() -> None:
@@ -237,7 +247,7 @@ def test_stylesheet_keeps_the_legibility_floor() -> None:
 
 @pytest.mark.parametrize("kind", SLIDES)
 def test_snapshot(kind: str) -> None:
-    html = render(SLIDES[kind], qr_link=QR if kind == "item" else None,
+    html = render(SLIDES[kind], qr=QR if kind == "item" else None,
                   stale_since=NOW - timedelta(hours=2) if kind == "item" else None)
     path = SNAPSHOTS / f"{kind}.nl.html"
     if os.environ.get("INTRACAST_REGENERATE") == "1":

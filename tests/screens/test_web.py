@@ -18,6 +18,8 @@ from intracast.store import open_store
 from screens.builds import Builds
 from screens.config import PlaylistConfig, ScreenConfig
 from screens.hub import ScreenHub
+from screens.present import Presenter
+from screens.render import qr_svg
 from screens.web import COOKIE, add_screen_routes
 from sources.item import Item
 from tests.screens.test_hub import DEADLINE, read_event
@@ -25,6 +27,7 @@ from tests.screens.test_hub import DEADLINE, read_event
 AMS = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2024, 5, 8, 10, 0, tzinfo=UTC)  # a Wednesday, 12:00 in Amsterdam
 TOKEN = "kantine-secret-token"
+PRESENTER = Presenter("nl", AMS, "test-1")
 
 
 class Clock:
@@ -72,7 +75,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def builds(store: Any, clock: Clock) -> Builds:
-    return Builds(store, PLAYLISTS, SCREENS, clock, AMS)
+    return Builds(store, PLAYLISTS, SCREENS, clock, PRESENTER)
 
 
 @pytest.fixture
@@ -85,8 +88,12 @@ async def client(
     aiohttp_client: Callable[..., Awaitable[TestClient]], builds: Builds, hub: ScreenHub, store: Any, clock: Clock
 ) -> TestClient:
     app = web.Application()
-    add_screen_routes(app, screens=SCREENS, builds=builds, hub=hub, store=store, clock=clock)
+    add_screen_routes(app, screens=SCREENS, builds=builds, hub=hub, store=store, clock=clock, qr_link=qr_link)
     return await aiohttp_client(app)
+
+
+async def qr_link(screen: ScreenConfig, source: str, guid: str, link: str) -> str:
+    return f"{link}?screen={screen.id}"
 
 
 async def log_in(client: TestClient, screen_id: str = "kantine", token: str = TOKEN) -> None:
@@ -180,6 +187,7 @@ async def test_a_heartbeat_is_stored(client: TestClient, store: Any, clock: Cloc
         assert response.status == 204
     beat = (await store.last_heartbeats())["kantine"]
     assert (beat.at, beat.width, beat.height, beat.slide, beat.user_agent) == (NOW, 1920, 1080, "item:news:a", "TV/1")
+    assert (beat.playlist_age, beat.version, beat.heap) == (12.5, "1.0", 123456)
     clock.now = NOW + timedelta(seconds=30)
     minimal = {"width": 1080, "height": 1920}
     async with client.post("/screens/kantine/heartbeat", json=minimal) as response:
@@ -241,7 +249,7 @@ async def test_events_need_the_token_and_push_changed_playlists(
     await log_in(client)
     await builds.get("kantine")
     async with client.get("/screens/kantine/events") as response:
-        assert await asyncio.wait_for(read_event(response), DEADLINE) == ("hello", {"screen": "kantine"})
+        assert await asyncio.wait_for(read_event(response), DEADLINE) == ("hello", {"screen": "kantine", "version": ""})
         await store.upsert_items([item("c")], NOW)
         builds.invalidate()
         changed = await builds.changed()
@@ -293,4 +301,73 @@ async def test_an_hours_flip_changes_the_build_without_invalidate(builds: Builds
 
 def test_a_screen_with_an_unknown_playlist_is_refused(store: Any, clock: Clock) -> None:
     with pytest.raises(ValueError, match="nowhere"):
-        Builds(store, PLAYLISTS, [screen("x", playlist="nowhere")], clock, AMS)
+        Builds(store, PLAYLISTS, [screen("x", playlist="nowhere")], clock, PRESENTER)
+
+
+# what the player gets
+
+async def test_each_slide_comes_with_its_html_and_images(client: TestClient, store: Any) -> None:
+    hostile = Item("news", "x", "<script>alert(1)</script>", "https://intranet.example.org/x", published=NOW,
+                   image="https://intranet.example.org/x.jpg")
+    await store.upsert_items([hostile], NOW)
+    await log_in(client)
+    async with client.get("/screens/kantine/playlist.json") as response:
+        body = await response.json()
+    assert body["version"] == "test-1" and body["alerts"] == []
+    first = body["slides"][0]
+    assert first["key"] == "item:news:x"
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in first["html"] and "<script" not in first["html"]
+    assert first["images"] == ["https://intranet.example.org/x.jpg", "qr?key=item%3Anews%3Ax"]
+    assert 'data-key="clock:1"' in body["slides"][-1]["html"]
+
+
+async def test_the_qr_code_leads_where_the_daemon_says_and_only_for_items_shown(client: TestClient) -> None:
+    await log_in(client)
+    async with client.get("/screens/kantine/qr", params={"key": "item:news:a"}) as response:
+        assert response.status == 200 and response.content_type == "image/svg+xml"
+        assert await response.text() == qr_svg("https://intranet.example.org/a?screen=kantine")
+        etag = response.headers["ETag"]
+    async with client.get("/screens/kantine/qr", params={"key": "item:news:a"}, headers={"If-None-Match": etag}) as r:
+        assert r.status == 304
+    for key in ("item:news:nope", "clock:1", ""):
+        async with client.get("/screens/kantine/qr", params={"key": key}) as response:
+            assert response.status == 404
+    async with client.get("/screens/hal/qr", params={"key": "item:news:a"}) as response:
+        assert response.status == 403  # kantine's cookie is not hal's
+
+
+async def test_a_screen_with_qr_off_shows_no_codes(store: Any, clock: Clock) -> None:
+    builds = Builds(store, PLAYLISTS, [screen("kantine"), screen("stil", qr="off")], clock, PRESENTER)
+    on, off = [json.loads((await builds.get(s)).body)["slides"][0]["html"] for s in ("kantine", "stil")]
+    assert "qr-code" in on and "qr-code" not in off
+
+
+async def test_pinned_items_are_alerts_for_their_audience_until_they_expire(
+    builds: Builds, store: Any, clock: Clock
+) -> None:
+    await store.upsert_items([
+        item("all", pinned=True, expires=NOW + timedelta(minutes=30)),
+        item("zorg-only", pinned=True, takeover=True, audience=("zorg",)),
+    ], NOW)
+    kantine, zorg, nacht = [json.loads((await builds.get(s)).body)["alerts"] for s in ("kantine", "zorg", "nacht")]
+    assert [(a["key"], a["mode"]) for a in kantine] == [("alert:news:all", "banner")]
+    assert [(a["key"], a["mode"]) for a in zorg] == [("alert:news:zorg-only", "takeover"), ("alert:news:all", "banner")]
+    assert kantine[0]["expires"] == (NOW + timedelta(minutes=30)).isoformat()
+    assert 'class="alert alert-banner"' in kantine[0]["html"] and "Title all" in kantine[0]["html"]
+    assert "alert-takeover" in zorg[0]["html"] and "Belangrijk" in zorg[0]["html"]
+    await builds.changed()
+    assert builds.next_expiry() == NOW + timedelta(minutes=30)
+    clock.now = NOW + timedelta(minutes=31)
+    builds.invalidate()
+    assert await builds.changed() >= {"kantine", "zorg"}
+    assert builds.next_expiry() is None
+    assert json.loads((await builds.get("kantine")).body)["alerts"] == []
+
+
+async def test_a_slide_says_how_old_it_is_when_its_source_is_failing(store: Any, clock: Clock) -> None:
+    async def stale(now: datetime) -> dict[str, datetime]:
+        return {"news": now - timedelta(hours=2)}
+
+    builds = Builds(store, PLAYLISTS, SCREENS, clock, PRESENTER, stale=stale)
+    slides = json.loads((await builds.get("kantine")).body)["slides"]
+    assert [("bijgewerkt 2 uur geleden" in s["html"]) for s in slides] == [True, True, False]

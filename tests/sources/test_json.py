@@ -126,19 +126,19 @@ def test_every_field_can_be_mapped() -> None:
     entry = {
         "id": "e1", "name": "<b>Title</b>", "href": "/e1", "teaser": "Short", "html": "<p>Long</p>",
         "at": 1795444200, "changed": "1795444260", "by": {"name": "An"}, "img": "/e1.jpg",
-        "labels": ["x", "y"], "sticky": "yes", "until": "2026-12-01T00:00:00Z",
+        "labels": ["x", "y"], "sticky": "yes", "alarm": True, "until": "2026-12-01T00:00:00Z",
         "from": "2026-12-05T16:00:00+01:00", "to": "2026-12-05T18:00:00+01:00", "where": "Canteen",
     }
     fields = {"guid": "id", "title": "name", "link": "href", "summary": "teaser", "content_html": "html",
               "published": "at", "updated": "changed", "author": "by.name", "image": "img", "tags": "labels",
-              "pinned": "sticky", "expires": "until", "start": "from", "end": "to", "location": "where"}
+              "pinned": "sticky", "takeover": "alarm", "expires": "until", "start": "from", "end": "to", "location": "where"}
     (item,) = parse([entry], fields=fields).items
     assert item.as_json() == {
         "source": "api", "guid": "e1", "title": "Title", "link": "https://intranet.example.org/e1",
         "summary": "Short", "content_html": "<p>Long</p>",
         "published": "2026-11-23T14:30:00+00:00", "updated": "2026-11-23T14:31:00+00:00",
         "author": "An", "image": "https://intranet.example.org/e1.jpg", "tags": ["x", "y"], "audience": [],
-        "pinned": True, "expires": "2026-12-01T00:00:00+00:00",
+        "pinned": True, "takeover": True, "expires": "2026-12-01T00:00:00+00:00",
         "start": "2026-12-05T16:00:00+01:00", "end": "2026-12-05T18:00:00+01:00", "location": "Canteen",
         "undated": False,
     }
@@ -150,6 +150,12 @@ def test_every_field_can_be_mapped() -> None:
 ])
 def test_pinned(value: Any, pinned: bool) -> None:
     assert parse([{"title": "T", "p": value}], fields={"title": "title", "pinned": "p"}).items[0].pinned is pinned
+
+
+def test_only_a_pinned_item_takes_over() -> None:
+    fields = {"title": "title", "pinned": "p", "takeover": "t"}
+    items = parse([{"title": "A", "p": True, "t": True}, {"title": "B", "t": True}], fields=fields).items
+    assert [(i.pinned, i.takeover) for i in items] == [(True, True), (False, False)]
 
 
 def test_entries_that_are_not_objects_are_skipped() -> None:
