@@ -6,13 +6,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/intracast.yaml
 
-.PHONY: run test check schema clean
+.PHONY: run test check schema clean chromium
 
 run: $(VENV)/.installed-run
 	$(BIN)/intracast -c $(CONFIG) run
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	$(BIN)/pytest
+
+# The player tests drive Debian's chromium (Playwright's own browser download
+# cannot be used here); installed once, with root or through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  chromium fonts-dejavu-core >/dev/null; }
 
 check: $(VENV)/.installed-run
 	$(BIN)/intracast -c $(CONFIG) check
