@@ -169,3 +169,7 @@ class EmployeeStore(Protocol):
     async def record_read(self, recipient: str, item_id: int, link: str, now: datetime) -> None:
         """They opened the item through a tracked link: it counts as read."""
         ...
+
+    async def record_scan(self, screen: str, item_id: int, link: str, now: datetime) -> None:
+        """Someone scanned the item's QR code on a screen."""
+        ...

@@ -2,7 +2,7 @@
 
 A token is `payload.signature`, both base64url: the payload is compact JSON
 naming the action and the recipient (and, for a click, the item and its
-link); the signature is an HMAC-SHA256 over the action and the payload with
+link; a `scan` is a screen's QR code, whose "recipient" is the screen's id); the signature is an HMAC-SHA256 over the action and the payload with
 the server's secret. A token is scoped to its action: an unsubscribe token
 does not open the preferences page, and neither can be turned into the
 other. Nothing in a token is secret, but nothing in it can be changed.
@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-Action = Literal["unsubscribe", "preferences", "click"]
+Action = Literal["unsubscribe", "preferences", "click", "scan"]
 
 
 class BadToken(ValueError):

@@ -4,7 +4,7 @@
     POST /u/{token}            unsubscribes: RFC 8058 one-click, and the confirmation button
     GET  /preferences/{token}  daily, weekly, off, or as the organisation set it
     POST /preferences/{token}  saves the choice, then 303 to the GET (Post/Redirect/Get)
-    GET  /r/{token}            records the item as read, then 302 to it on the intranet
+    GET  /r/{token}            records the item as read (a screen's QR code: as scanned there), then 302 to it
 
 The signed token (digest/tokens.py) is the whole capability: there is no
 session, and no CSRF token either, because a forged form would have to know
@@ -193,7 +193,7 @@ class EmployeePages:
         return _redirect(303, str(request.rel_url.with_query(saved="1")))
 
     async def follow(self, request: web.Request) -> web.Response:
-        claims = self._claims(request, "click")
+        claims = self._claims(request, "click") or self._claims(request, "scan")
         if claims is None or not isinstance(claims.item_id, int) or not isinstance(claims.link, str):
             return self.problem(request, "link")
         target = redirect_target(claims.link, self._allowed_hosts)
@@ -204,7 +204,8 @@ class EmployeePages:
         if request.method == hdrs.METH_HEAD:  # a link checker, not a reader: redirect, record nothing
             return _redirect(302, target)
         try:
-            await self._store.record_read(claims.recipient, claims.item_id, claims.link, self._clock())
+            record = self._store.record_read if claims.action == "click" else self._store.record_scan
+            await record(claims.recipient, claims.item_id, claims.link, self._clock())
         except Exception as e:  # a lost read mark costs a repeat in a digest; a lost page costs the reader
             log.warning("digest.read_not_recorded item=%d error=%s", claims.item_id, type(e).__name__)
         return _redirect(302, target)

@@ -76,7 +76,7 @@ class Screens:
         item_id = await self._store.item_id(source, guid) if screen.qr == "tracked" else None
         if item_id is None:
             return link
-        token = self._signer.sign(Claims("click", f"screen:{screen.id}", item_id, link))
+        token = self._signer.sign(Claims("scan", screen.id, item_id, link))
         return f"{self._public_url}/r/{token}"
 
     async def _stale(self, now: datetime) -> Mapping[str, datetime]:

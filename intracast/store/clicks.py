@@ -41,6 +41,12 @@ class ClicksMixin(StoreBase):
         async with self._begin() as conn:
             await conn.execute(stmt)
 
+    async def record_scan(self, screen: str, item_id: int, link: str, now: datetime) -> None:
+        """A screen's QR code was scanned: counted per item and screen, read by no one in particular."""
+        exists = select(item_table.c.id).where(item_table.c.id == item_id).scalar_subquery()
+        async with self._begin() as conn:
+            await conn.execute(insert(click_table).values(item_id=exists, screen=screen, link=link, at=now))
+
     async def clicks(self, limit: int = 100) -> list[Click]:
         """The latest clicks, newest first."""
         query = select(click_table).order_by(click_table.c.at.desc(), click_table.c.id.desc()).limit(limit)
