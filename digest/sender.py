@@ -71,6 +71,7 @@ class _Pass:
     stop: asyncio.Event
     counts: Counter[str] = field(default_factory=Counter)
     error: Exception | None = None
+    untried: list[int] = field(default_factory=list)  # claimed, then halted before their turn
 
     @property
     def halted(self) -> bool:
@@ -140,10 +141,14 @@ class Sender:
         async with asyncio.TaskGroup() as tg:
             for _ in range(min(self._backend.concurrency, len(rows))):
                 tg.create_task(self._worker(queue, run))
+        untried = run.untried + [row.id for row in queue]
+        if untried and run.error is None:  # a stop: the next sender (a restart, a reload) takes them at once, not after the lease
+            await self._store.release(untried)
 
     async def _worker(self, queue: Iterator[OutboxRow], run: _Pass) -> None:
         for row in queue:
             if not await self._turn(run):
+                run.untried.append(row.id)
                 return
             try:
                 run.counts[await self._deliver(row)] += 1

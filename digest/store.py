@@ -108,6 +108,10 @@ class DeliveryStore(Protocol):
         """Back to pending after a temporary failure, due again at `retry_at`."""
         ...
 
+    async def release(self, row_ids: list[int]) -> None:
+        """Claimed rows that were not tried (the sender stopped): pending again at once, no attempt counted."""
+        ...
+
     async def mark_failed(self, row_id: int, reply: str, now: datetime) -> None: ...
 
     async def delivered_item_ids(self, recipient: str) -> set[int]:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from digest.backends import Backend, backend_for
@@ -35,27 +36,34 @@ MAILDIR_RETRY_FOR = timedelta(hours=24)
 
 class Digests:
     def __init__(self, loaded: LoadedConfig, store: SqlStore, ingestor: Ingestor, clock: Clock = utcnow):
-        config = loaded.config
-        self._loaded, self._store, self._ingestor = loaded, store, ingestor
-        host = urlsplit(str(config.intranet.url)).hostname or "localhost"
-        public_url = str(config.server.public_url or f"http://{config.server.listen}").rstrip("/")
-        smtp = config.smtp
-        self.mailing = Mailing(
-            branding=Branding(config.intranet.name, str(config.intranet.url),
-                              str(config.intranet.logo) if config.intranet.logo else None, config.intranet.colour),
-            sender=(smtp.sender if smtp and smtp.sender else f"digest@{host}"),
-            domain=host,
-            # Without digests (the config check requires a secret with them) nothing was
-            # ever signed, so a key of this process's own verifies nothing old either.
-            links=Links(public_url, Signer(config.server.secret or secrets.token_urlsafe(32))),
-        )
-        self.backend: Backend = backend_for(smtp, loaded.resolve(config.storage.maildir))
-        if smtp:
-            self.sender = Sender(store, self.backend, rate=smtp.rate, retry_for=smtp.retry_for, lease=smtp.lease,
-                                 clock=clock)
-        else:  # a Maildir takes what it is given: no rate, and its "retries" are disk errors
-            self.sender = Sender(store, self.backend, rate=MAILDIR_RATE, retry_for=MAILDIR_RETRY_FOR, clock=clock)
+        self._loaded, self._store, self._ingestor, self._clock = loaded, store, ingestor, clock
+        self.mailing = _mailing(loaded)
+        self.backend, self.sender = self._delivery(loaded)
         self.wake, self._stop = asyncio.Event(), asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def _delivery(self, loaded: LoadedConfig) -> tuple[Backend, Sender]:
+        config, store, clock = loaded.config, self._store, self._clock
+        smtp = config.smtp
+        backend = backend_for(smtp, loaded.resolve(config.storage.maildir))
+        if smtp:
+            sender = Sender(store, backend, rate=smtp.rate, retry_for=smtp.retry_for, lease=smtp.lease, clock=clock)
+        else:  # a Maildir takes what it is given: no rate, and its "retries" are disk errors
+            sender = Sender(store, backend, rate=MAILDIR_RATE, retry_for=MAILDIR_RETRY_FOR, clock=clock)
+        return backend, sender
+
+    async def reconfigure(self, loaded: LoadedConfig) -> None:
+        """A reloaded config. A run in progress keeps the config it started with (its `DigestRun`);
+        the mail server's connections are reopened only when its settings changed, after the
+        messages in flight are sent."""
+        old, self._loaded = self._loaded.config, loaded
+        self.mailing = _mailing(loaded)
+        new = loaded.config
+        if (old.smtp, self._maildir) != (new.smtp, loaded.resolve(new.storage.maildir)):
+            log.info("digest.delivery_reopened reason=%s", "smtp" if old.smtp != new.smtp else "maildir")
+            await self._stop_sending()
+            self.backend, self.sender = self._delivery(loaded)
+            await self._start_sending()
 
     def recipients(self) -> list[Recipient]:
         config = self._loaded.config
@@ -105,12 +113,37 @@ class Digests:
 
     async def serve(self, stack: AsyncExitStack) -> None:
         """Open the backend and start the sender; the stack stops both, letting sends in flight finish."""
+        await self._start_sending()
+        stack.push_async_callback(self._stop_sending)
+
+    @property
+    def _maildir(self) -> Path:
+        return self._loaded.resolve(self._loaded.config.storage.maildir)
+
+    async def _start_sending(self) -> None:
         await self.backend.open()
-        stack.push_async_callback(self.backend.close)
-        task = asyncio.create_task(self.sender.run(self.wake, self._stop), name="digest-sender")
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self.sender.run(self.wake, self._stop), name="digest-sender")
+        self.wake.set()  # whatever waited for the old connections goes now
 
-        async def stop() -> None:
+    async def _stop_sending(self) -> None:
+        if self._task is not None:
             self._stop.set()
-            await task
+            await self._task
+            self._task = None
+        await self.backend.close()
 
-        stack.push_async_callback(stop)
+
+def _mailing(loaded: LoadedConfig) -> Mailing:
+    config, smtp = loaded.config, loaded.config.smtp
+    host = urlsplit(str(config.intranet.url)).hostname or "localhost"
+    public_url = str(config.server.public_url or f"http://{config.server.listen}").rstrip("/")
+    return Mailing(
+        branding=Branding(config.intranet.name, str(config.intranet.url),
+                          str(config.intranet.logo) if config.intranet.logo else None, config.intranet.colour),
+        sender=(smtp.sender if smtp and smtp.sender else f"digest@{host}"),
+        domain=host,
+        # Without digests (the config check requires a secret with them) nothing was
+        # ever signed, so a key of this process's own verifies nothing old either.
+        links=Links(public_url, Signer(config.server.secret or secrets.token_urlsafe(32))),
+    )

@@ -121,6 +121,15 @@ class OutboxMixin(StoreBase):
         """Back to pending after a temporary failure, due again at `retry_at`."""
         await self._settle(row_id, OutboxState.PENDING, last_reply=reply, next_attempt_at=retry_at)
 
+    async def release(self, row_ids: list[int]) -> None:
+        stmt = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(row_ids), deliveries.c.state == OutboxState.SENDING)
+            .values(state=OutboxState.PENDING, lease_until=None)
+        )
+        async with self._begin() as conn:
+            await conn.execute(stmt)
+
     async def mark_failed(self, row_id: int, reply: str, now: datetime) -> None:
         await self._settle(row_id, OutboxState.FAILED, last_reply=reply)
 
