@@ -35,15 +35,25 @@ class Scheduler:
         )
 
     def every(self, job_id: str, job: Job, interval: timedelta, *, first_run: datetime | None = None) -> None:
-        """Run `job` every `interval`, with up to 10% jitter (at most a minute) so sources spread out."""
+        """Run `job` every `interval`, with up to 10% jitter (at most a minute) so sources spread out.
+
+        A job of the same id is replaced (a reload changed its interval); without `first_run`
+        the first run is one interval from now.
+        """
         jitter = min(interval.total_seconds() * 0.1, 60)
         trigger = IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter or None)
-        self._aps.add_job(self._wrap(job_id, job), trigger, id=job_id, name=job_id, next_run_time=first_run)
+        options = {"next_run_time": first_run} if first_run is not None else {}
+        self._aps.add_job(self._wrap(job_id, job), trigger, id=job_id, name=job_id, replace_existing=True, **options)
 
     def once(self, job_id: str, job: Job, at: datetime) -> None:
         """Run `job` once at `at`, replacing a pending one of the same id (a retry)."""
         self._aps.add_job(self._wrap(job_id, job), DateTrigger(run_date=at), id=job_id, name=job_id,
                           replace_existing=True)
+
+    def remove(self, job_id: str) -> None:
+        """Unschedule a job (a reload removed what it runs); a run in progress finishes."""
+        if self._aps.get_job(job_id) is not None:
+            self._aps.remove_job(job_id)
 
     def start(self) -> None:
         self._aps.start()

@@ -104,3 +104,22 @@ async def test_shutdown_cancels_a_job_that_outlives_the_grace_period(scheduler: 
     await asyncio.wait_for(started.wait(), timeout=10)
     await scheduler.shutdown(grace=0.1)
     await asyncio.wait_for(cancelled.wait(), timeout=10)
+
+
+async def test_a_job_without_a_first_run_runs_after_its_interval_and_can_be_rescheduled_or_removed(
+    scheduler: Scheduler,
+) -> None:
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    scheduler.every("tick", job, timedelta(hours=1))
+    scheduler.start()
+    first = scheduler.jobs()["tick"]
+    assert first is not None and first - datetime.now(UTC) > timedelta(minutes=50)  # scheduled, not paused
+    scheduler.every("tick", job, TICK)  # a reload shortened the interval: the job is replaced
+    await asyncio.wait_for(ran.wait(), timeout=20)
+    scheduler.remove("tick")
+    scheduler.remove("tick")  # removing twice is harmless
+    assert "tick" not in scheduler.jobs()
