@@ -58,15 +58,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def add_employee_routes(app: web.Application, store: EmployeeStore, signer: Signer, *, intranet_url: str,
                         allowed_hosts: frozenset[str], locale: str, clock: Callable[[], datetime],
-                        intranet_name: str | None = None) -> None:
-    """Mount the employee's routes on `app`.
+                        intranet_name: str | None = None) -> EmployeePages:
+    """Mount the employee's routes on `app`; the pages' `configure` takes a reloaded config's values.
 
     `allowed_hosts`: the only hosts /r/ redirects to (the intranet's own);
     `locale`: the pages' language when the browser asks for neither nl nor en;
     `clock`: now, UTC-aware.
     """
-    if locale not in LOCALES:
-        raise ValueError(f"employee pages: no locale {locale!r}; expected one of {', '.join(LOCALES)}")
     pages = EmployeePages(store, signer, intranet_url=intranet_url, allowed_hosts=allowed_hosts,
                           locale=locale, clock=clock, intranet_name=intranet_name)
     routes = {
@@ -80,6 +78,7 @@ def add_employee_routes(app: web.Application, store: EmployeeStore, signer: Sign
             resource.add_route(method, pages.guarded(get))
         if post is not None:
             resource.add_route(hdrs.METH_POST, pages.guarded(post))
+    return pages
 
 
 def page_locale(accept_language: str | None, default: str) -> str:
@@ -141,11 +140,18 @@ class EmployeePages:
                  allowed_hosts: frozenset[str], locale: str, clock: Callable[[], datetime],
                  intranet_name: str | None = None):
         self._store, self._signer, self._clock = store, signer, clock
-        self._allowed_hosts = frozenset(_normal_host(host) for host in allowed_hosts)
-        self._locale = locale
         self._environments: dict[str, Environment] = {
             language: jinja_environment(FileSystemLoader(PAGES), language) for language in LOCALES
         }
+        self.configure(intranet_url=intranet_url, allowed_hosts=allowed_hosts, locale=locale,
+                       intranet_name=intranet_name)
+
+    def configure(self, *, intranet_url: str, allowed_hosts: frozenset[str], locale: str,
+                  intranet_name: str | None = None) -> None:
+        if locale not in LOCALES:
+            raise ValueError(f"employee pages: no locale {locale!r}; expected one of {', '.join(LOCALES)}")
+        self._allowed_hosts = frozenset(_normal_host(host) for host in allowed_hosts)
+        self._locale = locale
         # The intranet's name as employees know it, else what they see in the address bar.
         self._context = {"intranet": intranet_name or URL(intranet_url).host or intranet_url,
                          "intranet_url": intranet_url}

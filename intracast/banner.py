@@ -12,6 +12,8 @@ def banner(loaded: LoadedConfig, base_url: str) -> str:
     if config.screens:
         lines.append("Screens (open one per TV, in a kiosk browser):")
         lines += [f"  {s.name}: {base_url}/screens/{s.id}?token={s.token}" for s in config.screens]
+    if config.admin is not None:
+        lines.append(f"Admin pages:  {base_url}/admin/ (user {config.admin.username})")
     if config.smtp is None:
         lines.append(f"Mail outbox:  {loaded.resolve(config.storage.maildir)} (Maildir; no smtp is configured)")
     else:

@@ -1,4 +1,4 @@
-"""The `intracast` command: run | check | fetch | schema | migrate.
+"""The `intracast` command: run | check | fetch | schema | migrate | digest | admin | status.
 
 The config comes from `-c PATH`, else `$INTRACAST_CONFIG`, else
 `config/intracast.yaml`.
@@ -159,6 +159,9 @@ def _store_guard(run):  # type: ignore[no-untyped-def]
 
 
 # Registered last: cli_digest reads this module's helpers when its commands run.
+from intracast.cli_admin import admin, status  # noqa: E402
 from intracast.cli_digest import digest  # noqa: E402
 
 main.add_command(digest)
+main.add_command(admin)
+main.add_command(status)

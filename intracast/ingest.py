@@ -51,6 +51,13 @@ class Ingestor:
         self._clock = clock
         self._running: dict[str, asyncio.Lock] = {}  # a retry and an interval tick never overlap
 
+    def reconfigure(self, sources: Mapping[str, Source]) -> None:
+        """A reloaded config's sources; a source whose options did not change keeps its adapter.
+        A fetch in progress finishes with the options it started with."""
+        kept = {name: self.sources[name] for name, source in sources.items()
+                if name in self.sources and self.sources[name].options == source.options}
+        self.sources = {**sources, **kept}
+
     async def run(self, name: str, *, force: bool = False, recipient: Mapping[str, str] | None = None) -> FetchOutcome:
         """Fetch one source and store what changed. `force` ignores backoff (a manual fetch).
 

@@ -50,5 +50,5 @@ def configure_logging(level: str = "info", fmt: Literal["text", "json"] = "text"
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # These log routine steps at INFO that our own events already say, once.
-    for chatty in ("apscheduler", "alembic", "aiohttp.access"):
+    for chatty in ("apscheduler", "alembic", "aiohttp.access", "watchfiles"):
         logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))

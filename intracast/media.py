@@ -11,17 +11,19 @@ from sources.http import Limits
 from sources.registry import Services, SourceOptions
 
 
-def make_media(loaded: LoadedConfig, services: Services, side: Callable[[], int]) -> Media:
-    """`side`: the longest side of the largest screen showing images, px.
+def make_media(current: Callable[[], LoadedConfig], services: Services, side: Callable[[], int]) -> Media:
+    """`current()`: the config in force, whose sources lend their credentials; `side`: the longest
+    side of the largest screen showing images, px. The cache's place and size are the start's.
 
     Without `server.secret` (no digests configured) the keys are signed with
     a secret of this run: players fetch their playlist again after a
     restart, and with it the new keys.
     """
+    loaded = current()
     config = loaded.config
-    sources = {options.name: options for options in config.sources}
 
     async def fetch(source: str | None, url: str, max_bytes: int) -> bytes:
+        sources = {options.name: options for options in current().config.sources}
         headers, auth = _credentials(sources.get(source or ""), url)
         response = await services.http.get(source or "media", url, headers=headers, auth=auth,
                                            limits=Limits(max_bytes=max_bytes, max_decompressed=max_bytes))

@@ -25,6 +25,9 @@ class Metrics:
         self.config_loaded = Gauge(
             "intracast_config_loaded_timestamp_seconds", "When the running config was loaded", registry=r
         )
+        self.config_reloads = Counter(
+            "intracast_config_reloads_total", "Config reloads, applied (ok) or refused", ["result"], registry=r
+        )
         self.job_runs = Counter("intracast_job_runs_total", "Scheduled job runs", ["job", "outcome"], registry=r)
         self.source_fetches = Counter(
             "intracast_source_fetches_total", "Source fetches: ok, not_modified, failed, skipped", ["source", "outcome"], registry=r

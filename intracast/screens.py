@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Literal
 
 from aiohttp import web
 
@@ -23,8 +24,10 @@ from intracast.store import SqlStore
 from screens.builds import Builds
 from screens.config import ScreenConfig
 from screens.hub import ScreenHub
+from screens.player import add_player_routes
 from screens.present import Presenter
-from screens.render import MediaUrl
+from screens.render import MediaUrl, Theme, theme_css
+from screens.store import Override
 from screens.web import add_screen_routes
 
 log = logging.getLogger(__name__)
@@ -38,10 +41,11 @@ class Screens:
                  media: MediaUrl | None = None, clock: Clock = utcnow):
         config = loaded.config
         self.hub = ScreenHub(version=__version__)
-        presenter = Presenter(config.intranet.locale, config.intranet.timezone, __version__, media)
-        logo = str(config.intranet.logo) if config.intranet.logo else None
-        self.builds = Builds(store, config.playlists, config.screens, clock, presenter, logo=logo, stale=self._stale)
+        self._media = media
+        self.builds = Builds(store, config.playlists, config.screens, clock, self._presenter(loaded),
+                             logo=_logo(loaded), stale=self._stale)
         self._store, self._clock, self._screens = store, clock, config.screens
+        self._intranet, self._playlists = config.intranet, config.playlists
         self._sources = {source.name: source for source in config.sources}
         self._signer, self._public_url = signer, public_url
         self._side = DEFAULT_SIDE
@@ -52,6 +56,36 @@ class Screens:
         """The /screens/ routes; the hub closes its streams when the app shuts down."""
         add_screen_routes(app, screens=self._screens, builds=self.builds, hub=self.hub, store=self._store,
                           clock=self._clock, qr_link=self.qr_link)
+        add_player_routes(app, builds=self.builds, version=__version__, locale=self._intranet.locale,
+                          theme=self.theme_css, frame_hosts=self.frame_hosts)
+
+    async def reconfigure(self, loaded: LoadedConfig) -> None:
+        """A reloaded config: screens whose page changed (theme, frames; or gone) reload it,
+        the others get their new playlist only if it changed."""
+        config = loaded.config
+        before = {s.id: (self.theme_css(s), self.frame_hosts(s)) for s in self._screens}
+        await self.builds.reconfigure(config.playlists, config.screens, self._presenter(loaded), logo=_logo(loaded))
+        self._screens, self._intranet, self._playlists = config.screens, config.intranet, config.playlists
+        self._sources = {source.name: source for source in config.sources}
+        after = {s.id: (self.theme_css(s), self.frame_hosts(s)) for s in self._screens}
+        reload = {screen_id for screen_id, page in before.items() if after.get(screen_id) != page}
+        if reload:
+            self.hub.publish(reload, "reload", {})
+            log.info("screens.reloaded screens=%s", ",".join(sorted(reload)))
+        await self.refresh()
+
+    def _presenter(self, loaded: LoadedConfig) -> Presenter:
+        intranet = loaded.config.intranet
+        return Presenter(intranet.locale, intranet.timezone, __version__, self._media)
+
+    def theme_css(self, screen: ScreenConfig) -> str:
+        """The screen's colours and font; the accent defaults to the intranet's."""
+        return theme_css(Theme.from_config(screen.theme, accent=self._intranet.colour, logo=None))
+
+    def frame_hosts(self, screen: ScreenConfig) -> list[str]:
+        """Where the screen's webpage slides may come from: its playlist's allowlist."""
+        return [host for playlist in self._playlists if playlist.name == screen.playlist
+                for host in playlist.webpage_hosts]
 
     def side(self) -> int:
         """The longest side of the largest screen seen lately, px: what images are resized to."""
@@ -71,6 +105,31 @@ class Screens:
         if expiry is not None and self.wake_at is not None:
             self.wake_at(expiry)
 
+    async def override(self, title: str, text: str, *, mode: Literal["banner", "takeover"], screens: list[str],
+                       until: datetime | None, by: str) -> int:
+        """Put a message over the rotation of `screens` (empty: all) now; its id, to lift it."""
+        unknown = sorted(set(screens) - set(self.builds.screens))
+        if unknown:
+            raise ValueError(f"no screen with id {', '.join(map(repr, unknown))}")
+        now = self._clock()
+        if until is not None and until <= now:
+            raise ValueError("an override must end in the future")
+        override_id = await self._store.add_override(
+            Override(title, text, mode, tuple(screens), until, now, by)
+        )
+        log.info("screens.override id=%d mode=%s screens=%s until=%s by=%s", override_id, mode,
+                 ",".join(screens) or "all", until.isoformat() if until else "-", by)
+        await self.refresh()
+        return override_id
+
+    async def lift(self, override_id: int, *, by: str) -> bool:
+        """End an override now; False when it was not in force."""
+        lifted = await self._store.lift_override(override_id, by, self._clock())
+        if lifted:
+            log.info("screens.override_lifted id=%d by=%s", override_id, by)
+            await self.refresh()
+        return lifted
+
     async def qr_link(self, screen: ScreenConfig, source: str, guid: str, link: str) -> str:
         """Where a slide's QR code leads: through /r/, counted as a scan by this screen, unless `qr: direct`."""
         item_id = await self._store.item_id(source, guid) if screen.qr == "tracked" else None
@@ -88,3 +147,8 @@ class Screens:
             if name in self._sources and state.last_success is not None
             and source_state(self._sources[name], state, now) == "degraded"
         }
+
+
+def _logo(loaded: LoadedConfig) -> str | None:
+    logo = loaded.config.intranet.logo
+    return str(logo) if logo else None

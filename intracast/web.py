@@ -9,6 +9,7 @@ because an intranet feed is down.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -24,13 +25,14 @@ from sources.registry import SourceOptions
 STORE = web.AppKey("store", SqlStore)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 METRICS = web.AppKey("metrics", Metrics)
-SOURCES = web.AppKey("sources", list[SourceOptions])
+SOURCES = web.AppKey("sources", Callable[[], list[SourceOptions]])
 STARTED = web.AppKey("started", float)
 
 
 def make_app(
-    store: SqlStore, scheduler: Scheduler, metrics: Metrics, sources: list[SourceOptions]
+    store: SqlStore, scheduler: Scheduler, metrics: Metrics, sources: Callable[[], list[SourceOptions]]
 ) -> web.Application:
+    """`sources()`: the sources of the config in force (a reload changes them)."""
     app = web.Application()
     app[STORE], app[SCHEDULER], app[METRICS], app[SOURCES] = store, scheduler, metrics, sources
     app[STARTED] = time.monotonic()
@@ -57,7 +59,7 @@ async def healthz(request: web.Request) -> web.Response:
         "store": store_state,
         "sources": {
             options.name: source_health(options, states.get(options.name), held.get(options.name, 0), now)
-            for options in app[SOURCES]
+            for options in app[SOURCES]()
         },
     }
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)

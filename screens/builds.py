@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from screens.config import AgendaBlock, ItemsBlock, PlaylistConfig, ScreenConfig
-from screens.playlist import Slide, build_playlist, pick_alerts
+from screens.playlist import Slide, build_playlist, override_alerts, pick_alerts
 from screens.present import Presenter, qr_key
-from screens.store import PlaylistStore
+from screens.store import Override, PlaylistStore
 from sources.item import Item
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 ITEMS_PER_BLOCK = 200  # candidates fetched per items block, before audience and age filters
 EVENTS_PER_SOURCE = 500
 
-# playlist, audience, "on" or "off-until-<iso>", logo, QR codes
-BuildKey = tuple[str, tuple[str, ...], str, str | None, str]
+# playlist, audience, "on" or "off-until-<iso>", logo, QR codes, the ids of the overrides over it
+BuildKey = tuple[str, tuple[str, ...], str, str | None, str, tuple[int, ...]]
 # now -> the sources failing for longer than they may, each with its last good fetch
 Staleness = Callable[[datetime], Awaitable[Mapping[str, datetime]]]
 
@@ -72,9 +72,10 @@ class Builds:
         self._tz, self._logo, self._stale = presenter.tz, logo, stale
         self._playlists = {p.name: p for p in playlists}
         self._screens = {s.id: s for s in screens}
-        self._check()
+        _check(self._screens, self._playlists)
         self._cache: dict[BuildKey, Build] = {}
         self._etags: dict[str, str] = {}  # per screen: the ETag of the build it was last given
+        self._overrides: list[Override] | None = None  # read again after `invalidate`
         self._lock = asyncio.Lock()
 
     def screen(self, screen_id: str) -> ScreenConfig | None:
@@ -84,26 +85,32 @@ class Builds:
     def screens(self) -> dict[str, ScreenConfig]:
         return dict(self._screens)
 
-    def reconfigure(self, playlists: Iterable[PlaylistConfig], screens: Iterable[ScreenConfig]) -> None:
-        """A reloaded config: new playlists and screens; everything is rebuilt on the next `changed` or `get`."""
-        self._playlists = {p.name: p for p in playlists}
-        self._screens = {s.id: s for s in screens}
-        self._check()
-        self._etags = {k: v for k, v in self._etags.items() if k in self._screens}
-        self.invalidate()
+    async def reconfigure(self, playlists: Iterable[PlaylistConfig], screens: Iterable[ScreenConfig],
+                          presenter: Presenter, *, logo: str | None = None) -> None:
+        """A reloaded config: everything is rebuilt on the next `changed` or `get`.
+        Waits for a build in progress, so that no build mixes two configs."""
+        async with self._lock:
+            playlists_, screens_ = {p.name: p for p in playlists}, {s.id: s for s in screens}
+            _check(screens_, playlists_)
+            self._presenter, self._tz, self._logo = presenter, presenter.tz, logo
+            self._playlists, self._screens = playlists_, screens_
+            self._etags = {k: v for k, v in self._etags.items() if k in self._screens}
+            self.invalidate()
 
     def next_expiry(self) -> datetime | None:
         """When the first item or alert shown now expires, so its screens can be told on time."""
         return min((b.expires for b in self._cache.values() if b.expires is not None), default=None)
 
     def invalidate(self) -> None:
-        """Items or config changed: drop every build."""
+        """Items, overrides or config changed: drop every build."""
         self._cache.clear()
+        self._overrides = None
 
     async def get(self, screen_id: str) -> Build:
         """The current build for a screen (KeyError: no such screen)."""
         screen = self._screens[screen_id]
-        key = self._key(screen, self._clock())
+        now = self._clock()
+        key = self._key(screen, now, await self._active_overrides(now))
         build = self._cache.get(key)
         if build is None:
             async with self._lock:
@@ -115,7 +122,8 @@ class Builds:
         """Build what is missing (after `invalidate`, or for an hours flip); the screens whose body changed."""
         async with self._lock:
             now = self._clock()
-            keys = {screen_id: self._key(screen, now) for screen_id, screen in self._screens.items()}
+            overrides = await self._active_overrides(now)
+            keys = {screen_id: self._key(screen, now, overrides) for screen_id, screen in self._screens.items()}
             out: set[str] = set()
             for screen_id, key in keys.items():
                 build = await self._build(key, self._screens[screen_id], now)
@@ -128,13 +136,19 @@ class Builds:
             log.info("screens.changed screens=%s", ",".join(sorted(out)))
         return out
 
-    def _key(self, screen: ScreenConfig, now: datetime) -> BuildKey:
+    async def _active_overrides(self, now: datetime) -> list[Override]:
+        if self._overrides is None:
+            self._overrides = await self._store.active_overrides(now)
+        return self._overrides
+
+    def _key(self, screen: ScreenConfig, now: datetime, overrides: list[Override]) -> BuildKey:
         state = "on"
         if screen.hours is not None and not screen.hours.is_on(now, self._tz):
             until = screen.hours.next_change(now, self._tz)
             state = f"off-until-{until.isoformat() if until else 'never'}"
         logo = str(screen.theme.logo) if screen.theme.logo else self._logo
-        return (screen.playlist, tuple(sorted(set(screen.audience))), state, logo, screen.qr)
+        over = tuple(o.id for o in overrides if o.id is not None and o.applies(screen.id, now))
+        return (screen.playlist, tuple(sorted(set(screen.audience))), state, logo, screen.qr, over)
 
     async def _build(self, key: BuildKey, screen: ScreenConfig, now: datetime | None = None) -> Build:
         """Under the lock: the cached build for `key`, or a new one made for `screen` (any screen with that key)."""
@@ -145,7 +159,8 @@ class Builds:
         playlist = self._playlists[screen.playlist]
         items, events = await self._inputs(playlist, now) if key[2] == "on" else ([[] for _ in playlist.blocks], {})
         slides = build_playlist(playlist, screen, items, now=now, tz=self._tz, events=events)
-        alerts = pick_alerts(await self._store.list_pinned(now), screen, now)
+        overrides = [o for o in self._overrides or [] if o.id in key[5]]
+        alerts = override_alerts(overrides) + pick_alerts(await self._store.list_pinned(now), screen, now)
         stale = await self._stale(now) if self._stale else {}
         body = self._presenter.body(slides, alerts, now=now, logo=key[3], qr=key[4] != "off", stale=stale)
         build = self._cache[key] = make_build(body, slides, alerts)
@@ -169,7 +184,8 @@ class Builds:
                 events[block.ical] = await self._store.list_items([block.ical], [], now, EVENTS_PER_SOURCE)
         return items, events
 
-    def _check(self) -> None:
-        for screen in self._screens.values():
-            if screen.playlist not in self._playlists:
-                raise ValueError(f"screen {screen.id!r}: no playlist named {screen.playlist!r}")
+
+def _check(screens: Mapping[str, ScreenConfig], playlists: Mapping[str, PlaylistConfig]) -> None:
+    for screen in screens.values():
+        if screen.playlist not in playlists:
+            raise ValueError(f"screen {screen.id!r}: no playlist named {screen.playlist!r}")

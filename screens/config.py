@@ -110,6 +110,11 @@ OnHours = Annotated[
 ]
 
 
+def _yaml_off(value: Any) -> Any:
+    """YAML 1.1 reads a bare `off` as false; here it means the word."""
+    return "off" if value is False else value
+
+
 class ScreenConfig(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Unique; part of the screen's URL (a-z, 0-9, - and _)")
     name: str = Field(min_length=1, description="Shown on the dashboard")
@@ -124,7 +129,7 @@ class ScreenConfig(_Strict):
         "or a list of such; outside them a dark idle slide with the time (absent: always on)",
     )
     theme: ThemeConfig = Field(default_factory=ThemeConfig, description="Colours, font and logo")
-    qr: Literal["tracked", "direct", "off"] = Field(
+    qr: Annotated[Literal["tracked", "direct", "off"], BeforeValidator(_yaml_off)] = Field(
         "tracked",
         description="QR codes on item slides: tracked (through /r/, scans counted per item and screen), "
         "direct (the item's own link, nothing counted), off",

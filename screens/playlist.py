@@ -48,6 +48,7 @@ from screens.config import (
     ScreenConfig,
     WebpageBlock,
 )
+from screens.store import Override
 from sources.item import Item
 
 HALF_LIFE = timedelta(days=1)
@@ -105,6 +106,18 @@ def pick_alerts(pinned: Iterable[Item], screen: ScreenConfig, now: datetime) -> 
     shown = sorted((item for item in pinned if item.pinned and _for_screen(item, groups, now)),
                    key=lambda item: (not item.takeover, _age(item, now), item.source, item.guid))
     return [Slide("alert", DEFAULT_DURATION, item.as_json(), f"alert:{item.source}:{item.guid}") for item in shown]
+
+
+def override_alerts(overrides: Iterable[Override]) -> list[Slide]:
+    """Admins' overrides as alerts: takeovers first, then in the order they were made."""
+    ordered = sorted(overrides, key=lambda o: (o.mode != "takeover", o.created_at, o.id or 0))
+    return [
+        Slide("alert", DEFAULT_DURATION,
+              {"title": o.title, "summary": o.text, "takeover": o.mode == "takeover",
+               "expires": o.until.isoformat() if o.until else None},
+              f"override:{o.id}")
+        for o in ordered
+    ]
 
 
 def slide_duration(block_duration: timedelta | None, text: str) -> float:

@@ -18,6 +18,7 @@ format nothing.
 from __future__ import annotations
 
 import functools
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,10 +100,14 @@ def stylesheet() -> str:
 
 @functools.lru_cache(maxsize=2048)  # a screen asks for each item's code again after every reload
 def qr_svg(url: str) -> str:
-    """`url` as a QR code: inline SVG, no XML declaration, no size (it scales by its viewBox),
-    dark modules on a light quiet zone of 4 modules so phones read it on a dark slide."""
-    code = segno.make(url, error="m", micro=False)
-    return str(code.svg_inline(omitsize=True, border=4, dark="#000000", light="#ffffff"))
+    """`url` as a QR code: an SVG document (with its namespace: browsers draw it as an `<img>`), no
+    XML declaration, no size (it scales by its viewBox), dark modules on a light quiet zone of 4
+    modules so phones read it on a dark slide."""
+    out = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(
+        out, kind="svg", xmldecl=False, svgns=True, omitsize=True, border=4, dark="#000000", light="#ffffff"
+    )
+    return out.getvalue().decode()
 
 
 def render_slide(

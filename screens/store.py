@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sources.item import Item
 
@@ -25,6 +25,23 @@ class Heartbeat:
     heap: int | None = None  # bytes of JS heap in use, where the browser tells
 
 
+@dataclass(frozen=True, slots=True)
+class Override:
+    """An admin's message over the rotation of `screens` (empty: all) until lifted or until `until`."""
+
+    title: str
+    text: str
+    mode: Literal["banner", "takeover"]
+    screens: tuple[str, ...]
+    until: datetime | None
+    created_at: datetime
+    created_by: str
+    id: int | None = None  # given by the store
+
+    def applies(self, screen_id: str, now: datetime) -> bool:
+        return (not self.screens or screen_id in self.screens) and (self.until is None or self.until > now)
+
+
 class PlaylistStore(Protocol):
     async def list_items(
         self, sources: list[str], tags: list[str], now: datetime, limit: int
@@ -34,6 +51,10 @@ class PlaylistStore(Protocol):
 
     async def list_pinned(self, now: datetime) -> list[Item]:
         """Current pinned items of every source: the alerts over the screens' rotation."""
+        ...
+
+    async def active_overrides(self, now: datetime) -> list[Override]:
+        """Overrides not lifted and not past their time."""
         ...
 
     async def record_heartbeat(self, beat: Heartbeat) -> None: ...

@@ -12,12 +12,14 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 import digest.i18n
+import intracast.admin.i18n
 import screens.i18n
 from sources.i18n import LOCALES, Catalogue
 
 TEMPLATES = [("**.py", "python"), ("templates/**.html", "jinja2.ext:babel_extract"),
              ("templates/**.txt", "jinja2.ext:babel_extract")]
-CATALOGUES = {"digest": digest.i18n.CATALOGUE, "screens": screens.i18n.CATALOGUE}
+CATALOGUES = {"digest": digest.i18n.CATALOGUE, "screens": screens.i18n.CATALOGUE,
+              "admin": intracast.admin.i18n.CATALOGUE}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, create_model
 
 from digest.config import DigestConfig, Locale, RecipientsConfig, SmtpConfig
+from intracast.admin.config import AdminConfig
 from screens.config import PlaylistConfig, ScreenConfig
 from screens.media import MediaConfig
 from sources import registry
@@ -90,6 +91,7 @@ class Config(_Strict):
     screens: list[ScreenConfig] = Field(default_factory=list, description="TV screens")
     playlists: list[PlaylistConfig] = Field(default_factory=list, description="What screens show")
     media: MediaConfig = Field(default_factory=MediaConfig, description="Images shown on screens: fetching and cache")
+    admin: AdminConfig | None = Field(None, description="The admin pages under /admin; absent: they are off")
 
 
 @functools.cache

@@ -32,6 +32,7 @@ def check_references(doc: Document) -> list[Problem]:
     for path, value in _refs(doc.data, ("screens", "*", "playlist")):
         problems += _check(doc, path, value, "playlist", names["playlists"])
     problems += _link_secret(doc)
+    problems += _admin_secret(doc)
     return problems + _check_agendas(doc, names["sources"]) + _check_webpages(doc)
 
 
@@ -42,6 +43,15 @@ def _link_secret(doc: Document) -> list[Problem]:
         return []
     message = "digests sign their unsubscribe and preference links: set server.secret (secret: ${INTRACAST_SECRET})"
     return [doc.problem(("digests",), message, key=True)]
+
+
+def _admin_secret(doc: Document) -> list[Problem]:
+    """The admin pages sign their session cookies; without a secret anyone could forge a login."""
+    server = doc.data.get("server")
+    if doc.data.get("admin") is None or (isinstance(server, dict) and server.get("secret")):
+        return []
+    message = "the admin pages sign their session cookies: set server.secret (secret: ${INTRACAST_SECRET})"
+    return [doc.problem(("admin",), message, key=True)]
 
 
 def _blocks(doc: Document, kind: str, key: str) -> Iterator[tuple[KeyPath, Any, dict[str, Any]]]:

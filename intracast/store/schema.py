@@ -222,3 +222,32 @@ screen_heartbeats = Table(
     Column("version", Text),
     Column("heap", BigInteger),
 )
+
+# An admin's message over the rotation of chosen screens, until lifted or until `until`.
+screen_overrides = Table(
+    "screen_overrides",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("mode", String, nullable=False),  # banner or takeover
+    Column("screens", JSON, nullable=False),  # screen ids; empty: every screen
+    Column("until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("lifted_at", UtcDateTime),
+    Column("lifted_by", Text),
+)
+
+# An admin resubscribed someone who had unsubscribed: who, why, and when they had left.
+resubscriptions = Table(
+    "resubscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("admin", Text, nullable=False),
+    Column("unsubscribed_at", UtcDateTime, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "email", "at"),
+)

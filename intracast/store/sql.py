@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from intracast.store.admin import AdminMixin
 from intracast.store.clicks import ClicksMixin
 from intracast.store.digests import DigestsMixin
 from intracast.store.engine import create_engine, describe
@@ -30,13 +31,15 @@ from intracast.store.heartbeats import HeartbeatsMixin
 from intracast.store.items import ItemsMixin
 from intracast.store.migrate import check_version, upgrade
 from intracast.store.outbox import OutboxMixin
+from intracast.store.overrides import OverridesMixin
 from intracast.store.recipients import RecipientsMixin
 
 log = logging.getLogger(__name__)
 
 
 class SqlStore(
-    ItemsMixin, FetchStateMixin, RecipientsMixin, OutboxMixin, DigestsMixin, ClicksMixin, HeartbeatsMixin
+    ItemsMixin, FetchStateMixin, RecipientsMixin, OutboxMixin, DigestsMixin, ClicksMixin, HeartbeatsMixin,
+    OverridesMixin, AdminMixin,
 ):
     """The store; implements `digest.store.DeliveryStore` and `screens.store.PlaylistStore`.
 

@@ -43,6 +43,7 @@ def test_schema_is_current_in_config_schema_json() -> None:
     assert json.loads(result.stdout) == shipped, "run `make schema` and commit config/schema.json"
     assert set(shipped["properties"]) == {
         "intranet", "server", "storage", "smtp", "sources", "recipients", "digests", "screens", "playlists", "media",
+        "admin",
     }
 
 

@@ -55,6 +55,7 @@ async def test_shipped_config_serves_healthz_and_exits_0_on_sigterm(demo_config:
         _, banner_rest = await asyncio.wait_for(read_until(proc.stdout, r"Stop with Ctrl\+C"), DEADLINE)
         banner += banner_rest
         assert f"{base}/screens/canteen?token=demo-canteen-token" in banner
+        assert f"{base}/admin/ (user admin)" in banner
         assert str(demo_config.parent.parent / "var" / "outbox") in banner
         async with aiohttp.ClientSession(cookie_jar=browser_jar()) as session:
             status, health = await asyncio.wait_for(poll_health(session, f"{base}/healthz"), DEADLINE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import mailbox
 import textwrap
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -12,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from digest.store import Outcome
-from intracast.config import load_config
+from intracast.config import LoadedConfig, load_config
 from intracast.digests import Digests
 from intracast.runtime import open_runtime
 from sources.item import Item
+from tests.digest.smtpd import RecordingHandler, smtp_server
 
 # Tuesday 24 November 2026, 08:30 in Amsterdam (CET, +01:00).
 AMS_0830 = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
@@ -281,3 +283,31 @@ async def test_per_recipient_fetches_run_side_by_side_within_a_bound(tmp_path: P
         stats = await asyncio.wait_for(run, 60)
     assert stats.outcomes == {Outcome.QUEUED: 20}
     assert most <= 4
+
+
+async def test_a_reload_that_changes_the_mail_server_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    people = [f"user{n}@example.org" for n in range(40)]
+    first, second = RecordingHandler(), RecordingHandler()
+    first.gate = asyncio.Event()  # the old server holds its replies: messages are in flight at the reload
+    async with smtp_server(first) as old_server, smtp_server(second) as new_server:
+        def config(port: int) -> LoadedConfig:
+            path = write_config(tmp_path, "".join(f"- {{email: {p}}}\n" for p in people))
+            path.write_text(path.read_text() + f"smtp: {{host: 127.0.0.1, port: {port}, security: none, "
+                                               f"sender: digest@intranet.example.org, max_connections: 2}}\n")
+            return load_config(path)
+
+        loaded = config(old_server.port)
+        async with open_runtime(loaded) as runtime, AsyncExitStack() as stack:
+            await runtime.store.upsert_items([news("a", AMS_0830 - timedelta(hours=1))], AMS_0830)
+            digests, clock = make_digests(loaded, runtime)
+            await digests.serve(stack)
+            await digests.run("daily", AMS_0830)
+            await asyncio.wait_for(first.in_data.wait(), 10)
+            reload = asyncio.create_task(digests.reconfigure(config(new_server.port)))
+            first.gate.set()  # the messages in flight finish on the old server; the rest go to the new one
+            await asyncio.wait_for(reload, 10)
+            while sum((first.recipients() + second.recipients()).values()) < len(people):
+                await asyncio.sleep(0.01)  # polling interval, bounded by the test's timeout
+    both = first.recipients() + second.recipients()
+    assert both == {p: 1 for p in people}
+    assert first.recipients() and second.recipients()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from intracast.config import load_config
 from intracast.screens import Screens
 from intracast.store import open_store
 from sources.item import Item
+from tests.screens.test_hub import DEADLINE, read_event
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 CONFIG = """
@@ -88,3 +90,53 @@ async def test_slides_of_a_source_failing_too_long_say_when_they_were_updated(sc
     screens_.builds.invalidate()
     body = json.loads((await screens_.builds.get("canteen")).body)
     assert "bijgewerkt 4 uur geleden" in body["slides"][0]["html"]
+
+
+async def test_an_override_takes_over_its_screens_at_once_until_lifted(
+    screens: tuple[Screens, Any], aiohttp_client: Any
+) -> None:
+    screens_, _ = screens
+    app = web.Application()
+    screens_.mount(app)
+    canteen_tv, private_tv = [await aiohttp_client(app) for _ in range(2)]
+    streams = {}
+    for client, screen_id in ((canteen_tv, "canteen"), (private_tv, "private")):
+        await client.get(f"/screens/{screen_id}/playlist.json", params={"token": f"{screen_id}-token"})
+        streams[screen_id] = await client.get(f"/screens/{screen_id}/events")
+        assert (await asyncio.wait_for(read_event(streams[screen_id]), DEADLINE))[0] == "hello"
+    override = await screens_.override("Brandoefening", "Verlaat het gebouw via de trap.", mode="takeover",
+                                       screens=["canteen"], until=None, by="admin")
+    assert await asyncio.wait_for(read_event(streams["canteen"]), DEADLINE) == ("playlist", {})
+    [alert] = json.loads((await screens_.builds.get("canteen")).body)["alerts"]
+    assert (alert["key"], alert["mode"]) == (f"override:{override}", "takeover")
+    assert "Brandoefening" in alert["html"] and "Verlaat het gebouw" in alert["html"]
+    assert json.loads((await screens_.builds.get("private")).body)["alerts"] == []
+    assert await screens_.lift(override, by="admin") is True
+    assert await asyncio.wait_for(read_event(streams["canteen"]), DEADLINE) == ("playlist", {})
+    assert json.loads((await screens_.builds.get("canteen")).body)["alerts"] == []
+    assert await screens_.lift(override, by="admin") is False
+    await screens_.override("Voor iedereen", "", mode="banner", screens=[], until=None, by="admin")
+    # The private screen's first event since hello is this one: the canteen's override never reached it.
+    assert await asyncio.wait_for(read_event(streams["private"]), DEADLINE) == ("playlist", {})
+    for stream in streams.values():
+        stream.close()
+
+
+async def test_an_override_for_all_screens_ends_at_its_time(screens: tuple[Screens, Any]) -> None:
+    screens_, _ = screens
+    until = NOW + timedelta(minutes=10)
+    await screens_.override("Koffie is op", "", mode="banner", screens=[], until=until, by="admin")
+    for screen_id in ("canteen", "private"):
+        assert [a["mode"] for a in json.loads((await screens_.builds.get(screen_id)).body)["alerts"]] == ["banner"]
+    assert screens_.builds.next_expiry() == until
+    CLOCK.now = until
+    await screens_.refresh()
+    assert json.loads((await screens_.builds.get("canteen")).body)["alerts"] == []
+
+
+async def test_an_override_names_real_screens_and_ends_in_the_future(screens: tuple[Screens, Any]) -> None:
+    screens_, _ = screens
+    with pytest.raises(ValueError, match="'lobby'"):
+        await screens_.override("x", "", mode="banner", screens=["lobby"], until=None, by="admin")
+    with pytest.raises(ValueError, match="future"):
+        await screens_.override("x", "", mode="banner", screens=[], until=NOW, by="admin")

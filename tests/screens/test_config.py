@@ -153,6 +153,8 @@ def test_the_example_loads_with_every_option(tmp_path: Path) -> None:
     assert canteen.hours is not None and canteen.hours.spec == ("mon-fri 07:00-18:00", "sat 09:00-13:00")
     assert canteen.theme == ThemeConfig()
     assert (ward.hours, ward.theme.background, ward.theme.accent) == (None, "#ffffff", "#c0392b")
+    assert (canteen.qr, ward.qr) == ("tracked", "off")  # a bare YAML `off` means the word, not false
+    assert (config.media.cache_size, config.media.max_download) == (500 * 10**6, 20 * 10**6)
     main = config.playlists[0]
     assert (main.max_loop, main.max_slides, main.webpage_hosts) == (timedelta(minutes=5), 20, ["status.example.org"])
     items, _, agenda, _, webpage = main.blocks

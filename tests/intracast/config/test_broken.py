@@ -169,6 +169,16 @@ server: {listen: "127.0.0.1:8080"}
 digests:
   - name: daily
 """, "6:1: digests: digests sign their unsubscribe and preference links: set server.secret"),
+    ("admin-without-a-secret", """
+server: {listen: "127.0.0.1:8080"}
+admin:
+  password_hash: "scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaA=="
+""", "6:1: admin: the admin pages sign their session cookies: set server.secret"),
+    ("admin-password-not-hashed", """
+server: {secret: "${TEST_SECRET:-a-test-secret-of-enough-length}"}
+admin: {password_hash: hunter2}
+""", "6:24: admin.password_hash: not a password hash (expected scrypt$N$r$p$salt$hash); "
+     "make one with `intracast admin hash-password`"),
     ("bad-locale", """
 recipients:
   list:

@@ -1,0 +1,59 @@
+"""`Admin`: what the admin pages read and act on, handed in by the daemon.
+
+The config is read through `ConfigState` at every request, so that a reload
+(intracast/reload.py's `Reloader` is one) shows at once: a new config, when
+it was loaded, and the problems of a refused one. Later pages (digests,
+screens) get their part as another field here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from intracast.config import LoadedConfig
+from intracast.ingest import Clock, Ingestor, utcnow
+from intracast.scheduler import Scheduler
+from intracast.store import SqlStore
+
+
+class ConfigState(Protocol):
+    @property
+    def loaded(self) -> LoadedConfig: ...
+
+    @property
+    def loaded_at(self) -> datetime: ...
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the config on disk was refused (`FILE:LINE:COL: key.path: message`); empty when it runs."""
+        ...
+
+
+@dataclass
+class FixedConfig:
+    """A config that never reloads: for a daemon without the reloader, and for tests."""
+
+    loaded: LoadedConfig
+    loaded_at: datetime
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Admin:
+    """`started` and the clock's now are UTC-aware; `clock` also times sessions and login locks."""
+
+    config: ConfigState
+    store: SqlStore
+    scheduler: Scheduler
+    ingestor: Ingestor
+    started: datetime
+    clock: Clock = utcnow
+    # Run after "fetch now" brought something new (the screens' refresh), as the scheduled fetch does.
+    after_fetch: Callable[[], Awaitable[None]] | None = None
+
+    @property
+    def loaded(self) -> LoadedConfig:
+        return self.config.loaded

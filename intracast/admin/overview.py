@@ -1,0 +1,22 @@
+"""Overview: is everything healthy? Version, uptime, config, sources, screens, today's mail."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from intracast.admin.facts import SOURCE_STATES, gather
+from intracast.admin.i18n import N_
+from intracast.admin.site import SITE, Site
+
+
+def mount(site: Site) -> None:
+    site.page("/", "admin.overview", N_("Overview"), overview)
+
+
+async def overview(request: web.Request) -> web.Response:
+    site = request.app[SITE]
+    admin, state = site.admin, site.admin.config
+    facts = await gather(state.loaded.config, state.loaded.path, admin.store, admin.clock(), problems=state.problems,
+                         loaded_at=state.loaded_at, started=admin.started)
+    return site.render(request, "overview.html", facts=facts, states=SOURCE_STATES,
+                       scheduler_running=admin.scheduler.running)

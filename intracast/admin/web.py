@@ -1,0 +1,44 @@
+"""`add_admin_routes`: the admin pages under /admin, in the order of their nav.
+
+    GET  /admin/                     overview
+    GET  /admin/sources              sources;  POST /admin/sources/{name}/fetch: fetch now
+    GET  /admin/outbox               outbox;   GET /admin/outbox/{id}: one message, as sent
+    GET  /admin/recipients           search;   POST /admin/recipients/resubscribe (with a reason)
+    GET, POST /admin/login;  POST /admin/logout;  GET /admin/static/admin.css
+
+A page of its own (digests, screens) is a module with `mount(site)`, put in
+`PAGES` where it belongs in the nav.
+"""
+
+from __future__ import annotations
+
+from aiohttp import hdrs, web
+
+from intracast.admin import login, outbox, overview, recipients, sources
+from intracast.admin.context import Admin
+from intracast.admin.guard import guard
+from intracast.admin.site import SITE, Site
+
+PREFIX = "/admin"
+PAGES = (overview, sources, outbox, recipients)
+
+
+def add_admin_routes(app: web.Application, admin: Admin) -> None:
+    site = Site(admin, guard)
+    for page in PAGES:
+        page.mount(site)
+    login.mount(site)
+    site.route(hdrs.METH_GET, "/static/admin.css", "admin.static", stylesheet)
+    site.route(hdrs.METH_GET, "", "admin.root", root)  # /admin, without the slash
+    app.add_subapp(PREFIX, site.app)
+
+
+async def root(request: web.Request) -> web.Response:
+    return request.app[SITE].redirect(request, request.app[SITE].url("admin.overview"))
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    site = request.app[SITE]
+    # Versioned by its hash in the pages' link, so it may be cached for good.
+    headers = {hdrs.CACHE_CONTROL: "public, max-age=31536000, immutable"}
+    return web.Response(body=site.stylesheet, content_type="text/css", charset="utf-8", headers=headers)

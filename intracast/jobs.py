@@ -1,0 +1,102 @@
+"""What the scheduler runs for a config: fetches on their interval, digests at their windows, screens' refresh.
+
+`Jobs.apply` is called at start and after every reload with the config to
+run: it adds what is new, removes what is gone and reschedules what
+changed, and leaves alone the jobs whose settings did not change (a source
+whose interval stayed keeps its next tick).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import partial
+
+from intracast.config import Config
+from intracast.digests import Digests
+from intracast.ingest import Clock, Ingestor, utcnow
+from intracast.scheduler import Scheduler
+from intracast.screens import Screens
+
+log = logging.getLogger(__name__)
+
+# Screens' hours turn on and off, and relative dates age, between fetches.
+SCREENS_REFRESH = timedelta(minutes=1)
+
+
+class Jobs:
+    def __init__(self, scheduler: Scheduler, ingestor: Ingestor, digests: Digests, screens: Screens,
+                 clock: Clock = utcnow) -> None:
+        self._scheduler, self._ingestor, self._digests, self._screens = scheduler, ingestor, digests, screens
+        self._clock = clock
+        self._sources: dict[str, timedelta] = {}  # source -> interval, as scheduled
+        self._digest_schedules: dict[str, str] = {}  # digest -> cron, as scheduled
+        self._screens_on = False
+
+    def apply(self, config: Config) -> None:
+        self._apply_sources(config)
+        self._apply_digests(config)
+        if bool(config.screens) != self._screens_on:
+            self._screens_on = bool(config.screens)
+            if self._screens_on:
+                self._scheduler.every("screens:refresh", self._screens.refresh, SCREENS_REFRESH)
+                self._screens.wake_at = partial(self._scheduler.once, "screens:expiry", self._screens.refresh)
+            else:
+                self._scheduler.remove("screens:refresh")
+                self._scheduler.remove("screens:expiry")
+
+    def _apply_sources(self, config: Config) -> None:
+        # Per-recipient sources are fetched for each recipient when a digest runs, not on a clock.
+        wanted = {s.name: s.every for s in config.sources if not getattr(s, "per_recipient", False)}
+        for name in self._sources.keys() - wanted.keys():
+            self._scheduler.remove(f"source:{name}")
+            self._scheduler.remove(f"source:{name}:retry")
+        for name, every in wanted.items():
+            if self._sources.get(name) != every:
+                first = self._clock() if name not in self._sources else None  # a new source: fetch it now
+                self._scheduler.every(f"source:{name}", partial(self._fetch, name), every, first_run=first)
+        self._sources = wanted
+
+    def _apply_digests(self, config: Config) -> None:
+        wanted = {d.name: d.schedule for d in config.digests}
+        for name in self._digest_schedules.keys() - wanted.keys():
+            self._scheduler.remove(f"digest:{name}")
+            self._scheduler.remove(f"digest:{name}:startup")
+        for name, schedule in wanted.items():
+            if name not in self._digest_schedules:
+                # A window missed while the daemon was down (or before the digest existed) runs now,
+                # within the digest's grace.
+                self._scheduler.once(f"digest:{name}:startup", partial(self._digest, name, startup=True),
+                                     self._clock())
+            elif self._digest_schedules[name] != schedule:
+                self._schedule_digest(name)
+        self._digest_schedules = wanted
+
+    async def _fetch(self, name: str) -> None:
+        if name not in self._ingestor.sources:
+            return  # removed by a reload since this run was scheduled
+        outcome = await self._ingestor.run(name)
+        if outcome.new or outcome.updated:
+            await self._screens.refresh()
+        if outcome.retry_at and not outcome.skipped:
+            self._scheduler.once(f"source:{name}:retry", partial(self._fetch, name), outcome.retry_at)
+
+    async def _digest(self, name: str, *, startup: bool) -> None:
+        """Run the digest, then wake again at the next window end in any recipient's time zone.
+
+        Not a cron trigger: 08:30 in Amsterdam and 08:30 in New York are two
+        instants, and `digest.windows` reads the schedule in each recipient's zone.
+        """
+        if name not in self._digest_schedules:
+            return  # removed by a reload
+        try:
+            await self._digests.run(name, self._clock(), startup=startup)
+        finally:
+            self._schedule_digest(name)
+
+    def _schedule_digest(self, name: str) -> None:
+        if name not in self._digest_schedules:
+            return  # removed by a reload while it ran
+        when = self._digests.next_due(name, self._clock())
+        if when is not None:
+            self._scheduler.once(f"digest:{name}", partial(self._digest, name, startup=False), when)

@@ -1,0 +1,149 @@
+"""The player page and its files (issue 6, "The player"): what a TV opens once and runs for months.
+
+- `GET /screens/{id}`: the page, after `authorise` (the token trade for a
+  cookie is `screens.web`'s). It inlines the screen's current playlist, so
+  the first slide paints without another round trip, and sets
+  `<base href="/screens/{id}/">` because slides refer to per-screen things
+  by relative URLs (the QR codes). Its Content-Security-Policy allows no
+  inline script or style at all: the playlist travels in a
+  `<script type="application/json">`, which the browser never runs, escaped
+  so that no text in it can close the element.
+- `GET /screens/{id}/theme.css`: the screen's colours and font.
+- `GET /screens/static/{name}`: slides.css, player.css and player.js, with
+  ETags and `no-cache`, so a daemon upgrade reaches TVs on their next load.
+  The page links them with `?v=<their hash>`, so a service worker's cache
+  cannot hand an upgraded page last version's script.
+- `GET /screens/sw.js`: the service worker that keeps a reload during an
+  outage working (where the browser allows one: HTTPS or localhost).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from jinja2 import FileSystemLoader
+from markupsafe import Markup
+
+from screens.builds import Builds
+from screens.config import ScreenConfig
+from screens.i18n import jinja_environment
+from screens.render import STYLESHEET, TEMPLATES
+from screens.web import authorise, screen_or_404
+
+STATIC = Path(__file__).parent / "static"
+HEARTBEAT_SECONDS = 30
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+# `<`, `>` and `&` as JSON escapes: JSON has them only inside strings, where
+# `\u003c` means the same, and without them nothing can end the script element.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+_CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript"}
+
+
+@dataclass(frozen=True)
+class StaticFile:
+    body: bytes
+    content_type: str
+    etag: str  # quoted, strong
+
+    @classmethod
+    def read(cls, path: Path) -> StaticFile:
+        body = path.read_bytes()
+        return cls(body, _CONTENT_TYPES[path.suffix], f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+
+    @property
+    def tag(self) -> str:
+        """A short name for this content, for `?v=` in the page's links."""
+        return self.etag.strip('"')[:12]
+
+
+def content_security_policy(frame_hosts: list[str]) -> str:
+    """The page's policy: its own origin only; frames only from the screen's allowed webpage hosts."""
+    for host in frame_hosts:
+        if not _HOST.fullmatch(host):  # the config checks this too; here a bad host would rewrite the policy
+            raise ValueError(f"not a host name for frame-src: {host!r}")
+    frames = " ".join(f"https://{host}" for host in sorted(set(frame_hosts))) or "'none'"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        f"font-src 'self'; frame-src {frames}; worker-src 'self'; manifest-src 'self'; base-uri 'self'; "
+        "form-action 'none'; frame-ancestors 'self'"
+    )
+
+
+def script_json(body: bytes) -> Markup:
+    """JSON text that is safe as the content of a `<script>` element."""
+    return Markup(body.decode("utf-8").translate(_SCRIPT_SAFE))
+
+
+def add_player_routes(
+    app: web.Application,
+    *,
+    builds: Builds,
+    version: str,
+    locale: str,
+    theme: Callable[[ScreenConfig], str],
+    frame_hosts: Callable[[ScreenConfig], list[str]],
+) -> None:
+    """Mount the player's routes. `theme(screen)` is its CSS (`render.theme_css`), `frame_hosts(screen)`
+    the hosts its webpage slides may frame; both are asked per request, so a config reload reaches them."""
+    files = {
+        "slides.css": StaticFile.read(STYLESHEET),
+        "player.css": StaticFile.read(STATIC / "player.css"),
+        "player.js": StaticFile.read(STATIC / "player.js"),
+    }
+    worker = StaticFile.read(STATIC / "sw.js")
+    template = jinja_environment(FileSystemLoader(TEMPLATES), locale).get_template("player.html")
+
+    async def page(request: web.Request) -> web.Response:
+        screen = screen_or_404(builds, request)
+        authorise(request, screen)
+        build = await builds.get(screen.id)
+        html = template.render(
+            locale=locale,
+            screen=screen,
+            version=version,
+            heartbeat=HEARTBEAT_SECONDS,
+            files={name: f"/screens/static/{name}?v={file.tag}" for name, file in files.items()},
+            theme=f"theme.css?v={hashlib.sha256(theme(screen).encode()).hexdigest()[:12]}",
+            playlist=script_json(build.body),
+            etag=build.etag,
+            generated=round(time.time() * 1000),  # ms, as the player's clock counts; for playlist_age
+        )
+        headers = {
+            "Content-Security-Policy": content_security_policy(frame_hosts(screen)),
+            "Cache-Control": "no-cache",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+        }
+        return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
+
+    async def theme_css(request: web.Request) -> web.Response:
+        screen = screen_or_404(builds, request)
+        authorise(request, screen)
+        headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+        return web.Response(text=theme(screen), content_type="text/css", charset="utf-8", headers=headers)
+
+    async def static(request: web.Request) -> web.Response:
+        return _serve(request, files[request.match_info["name"]])
+
+    async def service_worker(request: web.Request) -> web.Response:
+        return _serve(request, worker)
+
+    names = "|".join(re.escape(name) for name in files)
+    app.router.add_get("/screens/sw.js", service_worker)
+    app.router.add_get(f"/screens/static/{{name:{names}}}", static)
+    app.router.add_get("/screens/{id:[a-z0-9][a-z0-9_-]*}", page)
+    app.router.add_get("/screens/{id:[a-z0-9][a-z0-9_-]*}/theme.css", theme_css)
+
+
+def _serve(request: web.Request, file: StaticFile) -> web.Response:
+    headers = {"ETag": file.etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    match = request.if_none_match
+    if match and any(tag.value == "*" or f'"{tag.value}"' == file.etag for tag in match):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=file.body, content_type=file.content_type, charset="utf-8", headers=headers)

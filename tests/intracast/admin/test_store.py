@@ -1,0 +1,64 @@
+"""The store's admin queries on a real SQLite store: today's outbox, one message, recipients, resubscriptions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from intracast.admin.facts import day_bounds
+from intracast.store import RecipientRow, SqlStore, open_store
+from intracast.store.admin import OutboxTally
+from tests.intracast.admin.conftest import NOW
+from tests.intracast.admin.seed import seed
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    async with open_store("sqlite:///var/t.db", tmp_path) as store:
+        yield store
+
+
+async def test_today_counts_the_messages_made_today_by_their_state_now(store: SqlStore) -> None:
+    await seed(store, NOW)
+    assert await store.outbox_tally(*day_bounds(NOW, AMSTERDAM)) == OutboxTally(queued=1, sent=1, deferred=1, failed=1)
+    yesterday = day_bounds(NOW - timedelta(days=1), AMSTERDAM)
+    assert await store.outbox_tally(*yesterday) == OutboxTally(sent=1)
+
+
+@pytest.mark.parametrize(("now", "start", "hours"), [
+    (NOW, datetime(2026, 11, 23, 23, 0, tzinfo=UTC), 24),
+    (datetime(2026, 11, 24, 23, 30, tzinfo=UTC), datetime(2026, 11, 24, 23, 0, tzinfo=UTC), 24),  # 00:30 local
+    (datetime(2026, 10, 25, 12, 0, tzinfo=UTC), datetime(2026, 10, 24, 22, 0, tzinfo=UTC), 25),  # clocks go back
+    (datetime(2026, 3, 29, 12, 0, tzinfo=UTC), datetime(2026, 3, 28, 23, 0, tzinfo=UTC), 23),  # clocks go forward
+])
+def test_today_is_the_intranet_s_local_day(now: datetime, start: datetime, hours: int) -> None:
+    since, until = day_bounds(now, AMSTERDAM)
+    assert since == start and until - since == timedelta(hours=hours)
+
+
+async def test_one_delivery_by_its_id(store: SqlStore) -> None:
+    await seed(store, NOW)
+    [latest, *_] = await store.outbox(1)
+    found = await store.delivery(latest.id)
+    assert found == latest
+    assert await store.delivery(10_000) is None
+
+
+async def test_a_resubscription_needs_an_unsubscribe_and_keeps_who_why_and_since_when(store: SqlStore) -> None:
+    await store.replace_recipients("config", [RecipientRow("an@example.org", "An")], NOW)
+    assert not await store.resubscribe_with_reason("an@example.org", "admin", "why", NOW)
+    await store.unsubscribe("An@Example.org", NOW - timedelta(days=3))
+    assert await store.resubscribe_with_reason("AN@example.org", "admin", "asked by phone", NOW)
+    assert (await store.get_preference("an@example.org")).unsubscribed_at is None
+    assert not await store.resubscribe_with_reason("an@example.org", "admin", "again", NOW)
+    [entry] = await store.resubscriptions("an@example.org")
+    assert (entry.email, entry.admin, entry.reason) == ("an@example.org", "admin", "asked by phone")
+    assert (entry.unsubscribed_at, entry.at) == (NOW - timedelta(days=3), NOW)
+    [status] = await store.find_recipients("an", 10)
+    assert (status.email, status.unsubscribed_at, status.chosen) == ("an@example.org", None, None)
