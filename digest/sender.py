@@ -91,7 +91,9 @@ class Sender:
         batch: int = 100,
         poll: timedelta = timedelta(seconds=30),
         rng: random.Random | None = None,
+        on_reply: Callable[[int | None], None] = lambda code: None,
     ):
+        """`on_reply(code)`: each message's outcome as an SMTP code (None: no reply came), for metrics."""
         self._store = store
         self._backend = backend
         self._lease = lease
@@ -100,6 +102,7 @@ class Sender:
         self._batch = batch
         self._poll = poll
         self._rng = rng or random.Random()
+        self._on_reply = on_reply
         self.throttle = Throttle(rate, burst=max(1, backend.concurrency))
 
     async def run(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
@@ -169,22 +172,28 @@ class Sender:
         started = time.monotonic()
         try:
             reply = await self._backend.send(row.sender, row.key.recipient, row.message)
-        except PermanentDeliveryError as e:
-            await self._store.mark_failed(row.id, e.reply, self._clock())
-            log.warning("mail.failed digest=%s id=%d code=%s", row.key.digest, row.id, e.code)
-            return "failed"
         except DeliveryError as e:
-            return await self._retry_later(row, e)
+            self._on_reply(e.code)
+            return await self._undelivered(row, e)
         except Exception as e:
+            self._on_reply(None)
             log.exception("mail.error digest=%s id=%d", row.key.digest, row.id)
             reply = f"internal error: {type(e).__name__}: {e}"
             await self._store.mark_deferred(row.id, reply, self._clock() + backoff(row.attempts, self._rng))
             return "deferred"
+        self._on_reply(_code(reply) or 250)  # a Maildir's "reply" has no code: it took the message
         await self._store.mark_sent(row.id, reply, self._clock())
         self.throttle.succeeded()
         ms = (time.monotonic() - started) * 1000
         log.debug("mail.sent digest=%s id=%d ms=%d", row.key.digest, row.id, ms)
         return "sent"
+
+    async def _undelivered(self, row: OutboxRow, error: DeliveryError) -> str:
+        if isinstance(error, PermanentDeliveryError):
+            await self._store.mark_failed(row.id, error.reply, self._clock())
+            log.warning("mail.failed digest=%s id=%d code=%s", row.key.digest, row.id, error.code)
+            return "failed"
+        return await self._retry_later(row, error)
 
     async def _retry_later(self, row: OutboxRow, error: DeliveryError) -> str:
         now = self._clock()
@@ -226,3 +235,9 @@ async def _first_of(*events: asyncio.Event, timeout: float) -> None:
         for waiter in waiters:
             waiter.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
+
+
+def _code(reply: str) -> int | None:
+    """The SMTP code a reply starts with ("250 2.0.0 Ok: queued"), if any."""
+    head = reply[:3]
+    return int(head) if head.isdigit() else None

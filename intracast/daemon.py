@@ -16,6 +16,8 @@ import signal
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +28,7 @@ from screens.media import add_media_routes
 
 from intracast import __version__
 from intracast.admin.context import Admin
+from intracast.admin.facts import is_online
 from intracast.admin.web import add_admin_routes
 from intracast.banner import banner
 from intracast.config import Config, LoadedConfig
@@ -34,7 +37,7 @@ from intracast.ingest import utcnow
 from intracast.jobs import Jobs
 from intracast.media import make_media
 from intracast.reload import Reloader
-from intracast.runtime import create_sources, open_runtime
+from intracast.runtime import Runtime, create_sources, open_runtime
 from intracast.scheduler import Scheduler
 from intracast.screens import Screens
 from intracast.web import make_app
@@ -50,7 +53,7 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(loaded))
         runtime.metrics.config_loaded.set(time.time())
-        digests = Digests(loaded, runtime.store, runtime.ingestor)
+        digests = Digests(loaded, runtime.store, runtime.ingestor, metrics=runtime.metrics)
         await digests.serve(stack)
 
         async def apply(new: LoadedConfig) -> None:
@@ -67,7 +70,8 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)
         jobs = Jobs(scheduler, runtime.ingestor, digests, screens)
         jobs.apply(loaded.config)
-        app = make_app(runtime.store, scheduler, runtime.metrics, lambda: list(reloader.loaded.config.sources))
+        app = make_app(runtime.store, scheduler, runtime.metrics, lambda: list(reloader.loaded.config.sources),
+                       partial(_gauges, runtime, screens))
         employee = add_employee_routes(app, runtime.store, digests.mailing.links.signer, clock=utcnow,
                                        **_employee_settings(loaded.config))
         screens.mount(app)
@@ -93,6 +97,18 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.remove_signal_handler(sig)
     log.info("daemon.stopped")
+
+
+async def _gauges(runtime: Runtime, screens: Screens) -> None:
+    """The metrics read at each scrape: items held, the outbox by state, screens online, SSE streams."""
+    metrics, store, now = runtime.metrics, runtime.store, utcnow()
+    for source, held in (await store.item_counts()).items():
+        metrics.items.labels(source).set(held)
+    for state, count in (await store.outbox_counts(since=datetime.min.replace(tzinfo=UTC))).items():
+        metrics.outbox.labels(state.value).set(count)
+    beats = (await store.last_heartbeats()).values()
+    metrics.screens_online.set(sum(is_online(beat, now) for beat in beats))
+    metrics.sse_clients.set(screens.hub.count())
 
 
 def _stopper(stop: asyncio.Event, hangup: asyncio.Event) -> Callable[[], None]:

@@ -26,6 +26,7 @@ from digest.tokens import Signer
 from digest.windows import next_window_end
 from intracast.config import LoadedConfig
 from intracast.ingest import Clock, Ingestor, utcnow
+from intracast.metrics import Metrics
 from intracast.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,10 @@ MAILDIR_RETRY_FOR = timedelta(hours=24)
 
 
 class Digests:
-    def __init__(self, loaded: LoadedConfig, store: SqlStore, ingestor: Ingestor, clock: Clock = utcnow):
+    def __init__(self, loaded: LoadedConfig, store: SqlStore, ingestor: Ingestor, clock: Clock = utcnow,
+                 metrics: Metrics | None = None):
         self._loaded, self._store, self._ingestor, self._clock = loaded, store, ingestor, clock
+        self._metrics = metrics
         self.mailing = _mailing(loaded)
         self.backend, self.sender = self._delivery(loaded)
         self.wake, self._stop = asyncio.Event(), asyncio.Event()
@@ -46,10 +49,13 @@ class Digests:
         config, store, clock = loaded.config, self._store, self._clock
         smtp = config.smtp
         backend = backend_for(smtp, loaded.resolve(config.storage.maildir))
+        on_reply = self._metrics.reply if self._metrics else (lambda code: None)
         if smtp:
-            sender = Sender(store, backend, rate=smtp.rate, retry_for=smtp.retry_for, lease=smtp.lease, clock=clock)
+            sender = Sender(store, backend, rate=smtp.rate, retry_for=smtp.retry_for, lease=smtp.lease, clock=clock,
+                            on_reply=on_reply)
         else:  # a Maildir takes what it is given: no rate, and its "retries" are disk errors
-            sender = Sender(store, backend, rate=MAILDIR_RATE, retry_for=MAILDIR_RETRY_FOR, clock=clock)
+            sender = Sender(store, backend, rate=MAILDIR_RATE, retry_for=MAILDIR_RETRY_FOR, clock=clock,
+                            on_reply=on_reply)
         return backend, sender
 
     async def reconfigure(self, loaded: LoadedConfig) -> None:
@@ -101,6 +107,9 @@ class Digests:
         stats = await self.run_for(self.digest(name)).run(recipients, now, catchup=catchup, dry_run=dry_run,
                                                            record_not_due=not startup, manual=manual,
                                                            progress=progress)
+        if self._metrics and not dry_run:
+            for outcome, count in stats.outcomes.items():
+                self._metrics.digest_outcomes.labels(name, outcome.value).inc(count)
         self.wake.set()
         return stats
 

@@ -41,6 +41,25 @@ class Metrics:
         self.source_fetch_seconds = Histogram(
             "intracast_source_fetch_seconds", "Time to fetch and store a source", ["source"], registry=r
         )
+        self.digest_outcomes = Counter(
+            "intracast_digest_recipients_total", "What digest runs did per recipient (queued, empty, ...)",
+            ["digest", "outcome"], registry=r,
+        )
+        self.mail_replies = Counter(
+            "intracast_mail_replies_total", "Replies of the mail server by class: 2xx, 4xx, 5xx, none",
+            ["class"], registry=r,
+        )
+        # Read from the store and the screens at each scrape (`Metrics.gauges`).
+        self.items = Gauge("intracast_items", "Items held, per source", ["source"], registry=r)
+        self.outbox = Gauge("intracast_outbox_messages", "Messages in the outbox, per state", ["state"], registry=r)
+        self.screens_online = Gauge(
+            "intracast_screens_online", "Screens with a heartbeat in the last 2 minutes", registry=r
+        )
+        self.sse_clients = Gauge("intracast_sse_clients", "Open server-sent event streams of screens", registry=r)
+
+    def reply(self, code: int | None) -> None:
+        """A mail server's reply to one message (`code` None: no reply, the connection failed)."""
+        self.mail_replies.labels(f"{code // 100}xx" if code else "none").inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

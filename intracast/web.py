@@ -9,7 +9,8 @@ because an intranet feed is down.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -22,18 +23,24 @@ from intracast.scheduler import Scheduler
 from intracast.store import SqlStore, StoreError
 from sources.registry import SourceOptions
 
+log = logging.getLogger(__name__)
+
 STORE = web.AppKey("store", SqlStore)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 METRICS = web.AppKey("metrics", Metrics)
 SOURCES = web.AppKey("sources", Callable[[], list[SourceOptions]])
 STARTED = web.AppKey("started", float)
+GAUGES = web.AppKey("gauges", Callable[[], Awaitable[None]])
 
 
 def make_app(
-    store: SqlStore, scheduler: Scheduler, metrics: Metrics, sources: Callable[[], list[SourceOptions]]
+    store: SqlStore, scheduler: Scheduler, metrics: Metrics, sources: Callable[[], list[SourceOptions]],
+    gauges: Callable[[], Awaitable[None]],
 ) -> web.Application:
-    """`sources()`: the sources of the config in force (a reload changes them)."""
+    """`sources()`: the sources of the config in force (a reload changes them); `gauges()` sets the
+    metrics read at each scrape."""
     app = web.Application()
+    app[GAUGES] = gauges
     app[STORE], app[SCHEDULER], app[METRICS], app[SOURCES] = store, scheduler, metrics, sources
     app[STARTED] = time.monotonic()
     app.router.add_get("/healthz", healthz)
@@ -71,6 +78,10 @@ def _jobs(jobs: dict[str, datetime | None]) -> dict[str, str | None]:
 
 async def metrics_page(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
+    try:
+        await request.app[GAUGES]()
+    except StoreError as e:  # the counters still tell something; /healthz says what is wrong
+        log.warning("metrics.gauges_failed error=%s", e)
     response = web.Response(body=metrics.render())
     response.headers["Content-Type"] = metrics.content_type
     return response

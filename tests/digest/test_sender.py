@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -88,9 +89,11 @@ async def test_greylisted_are_deferred_then_delivered_and_refused_ones_fail(stor
     await enqueue(store, [*fine, "soft1@example.org", "soft2@example.org", "hard1@example.org"])
     handler = RecordingHandler(soft_failures=1)
     clock = Clock()
+    replies: Counter[int | None] = Counter()
     async with smtp(handler) as (_, backend):
-        sender = Sender(store, backend, rate=FAST, clock=clock)
+        sender = Sender(store, backend, rate=FAST, clock=clock, on_reply=lambda code: replies.update([code]))
         assert await sender.drain() == DrainStats(sent=20, deferred=2, failed=1)
+        assert replies == {250: 20, 451: 2, 550: 1}  # what the metrics count by class
         rows = await outbox(store)
         for soft in ("soft1@example.org", "soft2@example.org"):
             row = rows[soft]

@@ -75,6 +75,10 @@ async def test_shipped_config_serves_healthz_and_exits_0_on_sigterm(demo_config:
         assert health["sources"]["demo"]["state"] == "healthy"
         assert health["sources"]["demo"]["items_seen"] == 6
         assert 'intracast_source_fetches_total{outcome="ok",source="demo"} 1.0' in metrics
+        assert 'intracast_items{source="demo"} 6.0' in metrics
+        for gauge in ('intracast_outbox_messages{state="pending"}', "intracast_screens_online ",
+                      "intracast_sse_clients ", "intracast_config_loaded_timestamp_seconds "):
+            assert gauge in metrics
         assert (demo_config.parent.parent / "var" / "intracast.db").exists()
     finally:
         if proc.returncode is None:
