@@ -192,6 +192,7 @@
       var incoming = layers[1 - front];
       var outgoing = layers[front];
       incoming.innerHTML = slide.html;  // rendered and escaped by the server
+      hideBrokenImages(incoming);
       clocks.tick(incoming);
       incoming.classList.add('is-current');
       outgoing.classList.remove('is-current');
@@ -205,6 +206,25 @@
       }, FADE_MS + 100);
       timer = setTimeout(advance, Math.max(1, Number(slide.duration) || 10) * 1000);
       preload(pick());
+    }
+
+    // An image that cannot load (the intranet is down, the file is gone) leaves no broken icon:
+    // its box goes, and the slide's text has the room.
+    function hideBrokenImages(layer) {
+      var images = layer.querySelectorAll('img');
+      for (var i = 0; i < images.length; i++) {
+        images[i].addEventListener('error', function (event) {
+          var image = event.target;
+          var box = image.parentNode;
+          if (image.classList.contains('logo') || box.tagName === 'SECTION') {
+            box = image;  // a footer keeps its note, an image slide its caption
+          }
+          box.hidden = true;
+          if (box !== image && box.parentNode && box.parentNode.classList) {
+            box.parentNode.classList.remove(box.classList.contains('qr') ? 'has-qr' : 'has-media');
+          }
+        });
+      }
     }
 
     function preload(next) {

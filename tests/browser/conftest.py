@@ -93,6 +93,8 @@ class Feed:
         return web.Response(text=body, content_type="text/calendar")
 
     async def _image(self, request: web.Request) -> web.Response:
+        if request.match_info["name"] == "missing":
+            raise web.HTTPNotFound()
         colour = {"team": (30, 120, 200), "drill": (200, 60, 40)}.get(request.match_info["name"], (90, 160, 90))
         png = io.BytesIO()
         Image.new("RGB", (800, 600), colour).save(png, "PNG")

@@ -95,6 +95,19 @@ async def test_an_item_slide_shows_its_picture_and_qr_code(player: Watched, daem
     assert player.errors == player.failed_loads == []
 
 
+async def test_a_picture_that_cannot_load_leaves_no_broken_image(player: Watched, daemon: Daemon, feed: Feed) -> None:
+    feed.news.insert(0, {**news("gone", "The picture of this item is gone"), "image": "missing"})
+    await asyncio.wait_for(daemon.ingested("news", "gone"), DEADLINE)
+    await open_screen(player, daemon)
+    slide = player.page.locator('.layer.is-current .slide[data-key="item:news:gone"]')
+    await slide.wait_for(state="visible", timeout=(7 * SLIDE_SECONDS + 10) * 1000)
+    await player.page.wait_for_function(
+        "() => document.querySelector('.layer.is-current .slide .media').hidden", timeout=5_000)
+    assert "has-media" not in (await slide.get_attribute("class") or "")
+    assert await slide.locator("h1.title").is_visible()
+    assert player.errors == [] and all("/media/" in failed for failed in player.failed_loads)
+
+
 # legibility
 
 # Every element with text of its own, in each slide laid out in a layer of the player's stage:
