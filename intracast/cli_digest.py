@@ -118,9 +118,8 @@ def _loaded(ctx: click.Context, name: str | None) -> LoadedConfig:
 
 
 def _recipient(digests: Digests, email: str):
-    for recipient in digests.recipients():
-        if recipient.key == email.lower():
-            return recipient
+    if (recipient := digests.recipient(email)) is not None:
+        return recipient
     raise click.BadParameter(f"no recipient {email} in the config or its CSV", param_hint="--to")
 
 

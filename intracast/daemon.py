@@ -77,7 +77,7 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         screens.mount(app)
         add_media_routes(app, media)
         add_admin_routes(app, Admin(reloader, runtime.store, scheduler, runtime.ingestor, started=utcnow(),
-                                    after_fetch=screens.refresh))
+                                    after_fetch=screens.refresh, digests=digests, screens=screens))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

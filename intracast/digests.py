@@ -81,6 +81,10 @@ class Digests:
             log.warning("recipients.problem %s", problem)
         return recipients
 
+    def recipient(self, email: str) -> Recipient | None:
+        """The recipient with this address, in any case; None when the config and its CSV lack it."""
+        return next((r for r in self.recipients() if r.key == email.strip().lower()), None)
+
     def next_due(self, name: str, now: datetime) -> datetime | None:
         """The earliest next window end of the digest across the recipients' time zones."""
         schedule = self.digest(name).schedule

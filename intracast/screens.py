@@ -24,7 +24,8 @@ from intracast.store import SqlStore
 from screens.builds import Builds
 from screens.config import ScreenConfig
 from screens.hub import ScreenHub
-from screens.player import add_player_routes
+from screens.pairing import add_pairing_routes, claim
+from screens.player import PlayerPage, add_player_routes
 from screens.present import Presenter
 from screens.render import MediaUrl, Theme, theme_css
 from screens.store import Override
@@ -49,6 +50,9 @@ class Screens:
         self._sources = {source.name: source for source in config.sources}
         self._signer, self._public_url = signer, public_url
         self._side = DEFAULT_SIDE
+        # The player's page, for the screens and for the admin's preview of them.
+        self.player = PlayerPage(self.builds, version=__version__, locale=self._intranet.locale, theme=self.theme_css,
+                                 frame_hosts=self.frame_hosts)
         # Set by the daemon: run `refresh` again at this instant (an item or alert expires then).
         self.wake_at: Callable[[datetime], None] | None = None
 
@@ -56,8 +60,10 @@ class Screens:
         """The /screens/ routes; the hub closes its streams when the app shuts down."""
         add_screen_routes(app, screens=self._screens, builds=self.builds, hub=self.hub, store=self._store,
                           clock=self._clock, qr_link=self.qr_link)
-        add_player_routes(app, builds=self.builds, version=__version__, locale=self._intranet.locale,
-                          theme=self.theme_css, frame_hosts=self.frame_hosts)
+        # Before the player's routes: its /screens/{id} would take /screens/pair.
+        add_pairing_routes(app, builds=self.builds, store=self._store, clock=self._clock,
+                           locale=self._intranet.locale)
+        add_player_routes(app, self.player)
 
     async def reconfigure(self, loaded: LoadedConfig) -> None:
         """A reloaded config: screens whose page changed (theme, frames; or gone) reload it,
@@ -86,6 +92,11 @@ class Screens:
         """Where the screen's webpage slides may come from: its playlist's allowlist."""
         return [host for playlist in self._playlists if playlist.name == screen.playlist
                 for host in playlist.webpage_hosts]
+
+    @property
+    def public_url(self) -> str:
+        """Where TVs reach the daemon, without a trailing slash: for the set-up links the admin shows."""
+        return self._public_url
 
     def side(self) -> int:
         """The longest side of the largest screen seen lately, px: what images are resized to."""
@@ -129,6 +140,14 @@ class Screens:
             log.info("screens.override_lifted id=%d by=%s", override_id, by)
             await self.refresh()
         return lifted
+
+    async def pair(self, code: str, screen_id: str, *, by: str) -> bool:
+        """Make the TV that shows `code` (on /screens/pair) screen `screen_id`; False when no TV waits with it."""
+        if screen_id not in self.builds.screens:
+            raise ValueError(f"no screen with id {screen_id!r}")
+        paired = await claim(self._store, code, screen_id, by, self._clock())
+        log.info("screens.pair screen=%s by=%s outcome=%s", screen_id, by, "claimed" if paired else "no-such-code")
+        return paired
 
     async def qr_link(self, screen: ScreenConfig, source: str, guid: str, link: str) -> str:
         """Where a slide's QR code leads: through /r/, counted as a scan by this screen, unless `qr: direct`."""

@@ -135,6 +135,13 @@ class ScreenConfig(_Strict):
         "direct (the item's own link, nothing counted), off",
     )
 
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, screen_id: str) -> str:
+        if screen_id == "pair":
+            raise ValueError("'pair' is taken: /screens/pair is where a new TV is paired with a screen")
+        return screen_id
+
 
 class _Block(_Strict):
     duration: Duration | None = Field(None, description="Seconds per slide (default 10s, longer for long text)")

@@ -7,7 +7,10 @@
   by relative URLs (the QR codes). Its Content-Security-Policy allows no
   inline script or style at all: the playlist travels in a
   `<script type="application/json">`, which the browser never runs, escaped
-  so that no text in it can close the element.
+  so that no text in it can close the element. The admin's preview of a
+  screen is the same page (`PlayerPage.page`) with a base under /admin and
+  `data-preview`, on which player.js sends no heartbeat and opens no event
+  stream: it polls the playlist instead.
 - `GET /screens/{id}/theme.css`: the screen's colours and font.
 - `GET /screens/static/{name}`: slides.css, player.css and player.js, with
   ETags and `no-cache`, so a daemon upgrade reaches TVs on their next load.
@@ -80,68 +83,87 @@ def script_json(body: bytes) -> Markup:
     return Markup(body.decode("utf-8").translate(_SCRIPT_SAFE))
 
 
-def add_player_routes(
-    app: web.Application,
-    *,
-    builds: Builds,
-    version: str,
-    locale: str,
-    theme: Callable[[ScreenConfig], str],
-    frame_hosts: Callable[[ScreenConfig], list[str]],
-) -> None:
-    """Mount the player's routes. `theme(screen)` is its CSS (`render.theme_css`), `frame_hosts(screen)`
-    the hosts its webpage slides may frame; both are asked per request, so a config reload reaches them."""
-    files = {
-        "slides.css": StaticFile.read(STYLESHEET),
-        "player.css": StaticFile.read(STATIC / "player.css"),
-        "player.js": StaticFile.read(STATIC / "player.js"),
-    }
-    worker = StaticFile.read(STATIC / "sw.js")
-    template = jinja_environment(FileSystemLoader(TEMPLATES), locale).get_template("player.html")
+class PlayerPage:
+    """The player page of a screen, and its theme: for the TV, and for the admin's preview of it.
 
-    async def page(request: web.Request) -> web.Response:
-        screen = screen_or_404(builds, request)
-        authorise(request, screen)
-        build = await builds.get(screen.id)
-        html = template.render(
-            locale=locale,
+    `theme(screen)` is its CSS (`render.theme_css`), `frame_hosts(screen)` the hosts its webpage slides
+    may frame; both are asked per request, so a config reload reaches them.
+    """
+
+    def __init__(self, builds: Builds, *, version: str, locale: str, theme: Callable[[ScreenConfig], str],
+                 frame_hosts: Callable[[ScreenConfig], list[str]]):
+        self.builds, self._version, self._locale = builds, version, locale
+        self._theme, self._frame_hosts = theme, frame_hosts
+        self.files = {
+            "slides.css": StaticFile.read(STYLESHEET),
+            "player.css": StaticFile.read(STATIC / "player.css"),
+            "player.js": StaticFile.read(STATIC / "player.js"),
+        }
+        self._template = jinja_environment(FileSystemLoader(TEMPLATES), locale).get_template("player.html")
+
+    async def page(self, screen: ScreenConfig, *, base: str | None = None, preview: bool = False) -> web.Response:
+        """The page; `base` is where its playlist, theme and QR codes are (the screen's own URL by default).
+
+        A `preview` is the admin's look at the screen: it sends no heartbeat and opens no event stream,
+        so it neither counts as the screen nor takes one of the screen's streams (screens/hub.py).
+        """
+        build = await self.builds.get(screen.id)
+        html = self._template.render(
+            locale=self._locale,
             screen=screen,
-            version=version,
+            base=base or f"/screens/{screen.id}/",
+            preview=preview,
+            version=self._version,
             heartbeat=HEARTBEAT_SECONDS,
-            files={name: f"/screens/static/{name}?v={file.tag}" for name, file in files.items()},
-            theme=f"theme.css?v={hashlib.sha256(theme(screen).encode()).hexdigest()[:12]}",
+            files={name: f"/screens/static/{name}?v={file.tag}" for name, file in self.files.items()},
+            theme=f"theme.css?v={hashlib.sha256(self._theme(screen).encode()).hexdigest()[:12]}",
             playlist=script_json(build.body),
             etag=build.etag,
             generated=round(time.time() * 1000),  # ms, as the player's clock counts; for playlist_age
         )
         headers = {
-            "Content-Security-Policy": content_security_policy(frame_hosts(screen)),
+            "Content-Security-Policy": content_security_policy(self._frame_hosts(screen)),
             "Cache-Control": "no-cache",
             "Referrer-Policy": "no-referrer",
             "X-Content-Type-Options": "nosniff",
         }
         return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
 
+    def theme(self, screen: ScreenConfig) -> web.Response:
+        headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+        return web.Response(text=self._theme(screen), content_type="text/css", charset="utf-8", headers=headers)
+
+
+def add_player_routes(app: web.Application, player: PlayerPage) -> None:
+    """Mount the player's routes."""
+    builds = player.builds
+    worker = StaticFile.read(STATIC / "sw.js")
+
+    async def page(request: web.Request) -> web.Response:
+        screen = screen_or_404(builds, request)
+        authorise(request, screen)
+        return await player.page(screen)
+
     async def theme_css(request: web.Request) -> web.Response:
         screen = screen_or_404(builds, request)
         authorise(request, screen)
-        headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-        return web.Response(text=theme(screen), content_type="text/css", charset="utf-8", headers=headers)
+        return player.theme(screen)
 
     async def static(request: web.Request) -> web.Response:
-        return _serve(request, files[request.match_info["name"]])
+        return serve(request, player.files[request.match_info["name"]])
 
     async def service_worker(request: web.Request) -> web.Response:
-        return _serve(request, worker)
+        return serve(request, worker)
 
-    names = "|".join(re.escape(name) for name in files)
+    names = "|".join(re.escape(name) for name in player.files)
     app.router.add_get("/screens/sw.js", service_worker)
     app.router.add_get(f"/screens/static/{{name:{names}}}", static)
     app.router.add_get("/screens/{id:[a-z0-9][a-z0-9_-]*}", page)
     app.router.add_get("/screens/{id:[a-z0-9][a-z0-9_-]*}/theme.css", theme_css)
 
 
-def _serve(request: web.Request, file: StaticFile) -> web.Response:
+def serve(request: web.Request, file: StaticFile) -> web.Response:
+    """A static file with its ETag, or 304 when the client has it."""
     headers = {"ETag": file.etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
     match = request.if_none_match
     if match and any(tag.value == "*" or f'"{tag.value}"' == file.etag for tag in match):

@@ -60,3 +60,24 @@ class PlaylistStore(Protocol):
     async def record_heartbeat(self, beat: Heartbeat) -> None: ...
 
     async def last_heartbeats(self) -> dict[str, Heartbeat]: ...
+
+
+class PairingStore(Protocol):
+    """Codes of TVs waiting to be paired (screens/pairing.py). A code is known by itself to the admin and
+    by the hash of a secret to the TV that asked for it; expired codes are never returned, claimed or collected."""
+
+    async def add_pairing_code(self, code: str, secret_hash: str, now: datetime, expires_at: datetime) -> bool:
+        """Store a new code; False when that code is taken by another unexpired one."""
+        ...
+
+    async def pairing_code(self, secret_hash: str, now: datetime) -> str | None:
+        """The unexpired code this secret was given, claimed or not."""
+        ...
+
+    async def claim_pairing_code(self, code: str, screen: str, by: str, now: datetime) -> bool:
+        """Assign a waiting code to `screen`; False when no unexpired, unclaimed code is `code`."""
+        ...
+
+    async def collect_pairing_code(self, secret_hash: str, now: datetime) -> str | None:
+        """The screen a claimed code was assigned to, once: the code is gone afterwards."""
+        ...

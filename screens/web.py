@@ -6,7 +6,8 @@ HttpOnly, SameSite=Strict cookie scoped to `/screens/{id}`, so the secret
 leaves the address bar and the history. Later requests send the cookie. A
 missing or wrong token is 403 with a plain page naming the screen and
 saying how to get a token; an unknown screen id is 404. The player page
-(`GET /screens/{id}`, screens/player.py) calls `authorise` too.
+(`GET /screens/{id}`, screens/player.py) calls `authorise` too; pairing
+(screens/pairing.py) gives a TV the same cookie through `hand_over`.
 
 Screens are looked up in `Builds`, which holds the current config, so a
 config reload (`Builds.reconfigure`) reaches these routes.
@@ -71,25 +72,54 @@ def authorise(request: web.Request, screen: ScreenConfig) -> None:
             log.warning("screen.denied screen=%s reason=wrong-url-token", screen.id)
             raise _forbidden(screen, "The token in the address is not this screen's token.")
         clean = request.rel_url.with_query([(k, v) for k, v in request.query.items() if k != "token"])
-        redirect = web.HTTPSeeOther(location=str(clean))
-        redirect.set_cookie(
-            COOKIE,
-            screen.token,
-            path=f"/screens/{screen.id}",
-            max_age=COOKIE_MAX_AGE,
-            httponly=True,
-            samesite="Strict",
-            secure=request.secure,
-        )
-        redirect.headers["Cache-Control"] = "no-store"
-        redirect.headers["Referrer-Policy"] = "no-referrer"
-        raise redirect
+        raise hand_over(request, screen, str(clean))
     cookie = request.cookies.get(COOKIE)
     if cookie is None:
         raise _forbidden(screen, "This request carries no token.")
     if not _same(cookie, screen.token):
         log.warning("screen.denied screen=%s reason=wrong-cookie", screen.id)
         raise _forbidden(screen, "The token this browser kept is no longer this screen's token.")
+
+
+def hand_over(request: web.Request, screen: ScreenConfig, location: str) -> web.HTTPSeeOther:
+    """A 303 to `location` that gives the browser the screen's token as its cookie: after a token in
+    the URL, or after pairing (screens/pairing.py)."""
+    redirect = web.HTTPSeeOther(location=location)
+    redirect.set_cookie(
+        COOKIE,
+        screen.token,
+        path=f"/screens/{screen.id}",
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+    )
+    redirect.headers["Cache-Control"] = "no-store"
+    redirect.headers["Referrer-Policy"] = "no-referrer"
+    return redirect
+
+
+async def playlist_response(request: web.Request, builds: Builds, screen: ScreenConfig) -> web.Response:
+    """The screen's playlist.json, or 304 when the client has it: for the screen, and for the admin's preview."""
+    build = await builds.get(screen.id)
+    headers = {"ETag": build.etag, "Cache-Control": "no-cache"}
+    match = request.if_none_match
+    if match and any(tag.value == "*" or f'"{tag.value}"' == build.etag for tag in match):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=build.body, content_type="application/json", charset="utf-8", headers=headers)
+
+
+async def qr_response(request: web.Request, builds: Builds, screen: ScreenConfig, qr_link: QrLink) -> web.Response:
+    """The QR code of an item slide (`?key=`) as SVG: for the screen, and for the admin's preview."""
+    found = (await builds.get(screen.id)).links.get(request.query.get("key", ""))
+    if screen.qr == "off" or found is None:
+        raise web.HTTPNotFound(text="No item with that key on this screen's playlist.\n")
+    svg = qr_svg(await qr_link(screen, *found))
+    etag = f'"{hashlib.sha256(svg.encode()).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
+    if any(f'"{tag.value}"' == etag for tag in request.if_none_match or ()):
+        return web.Response(status=304, headers=headers)
+    return web.Response(text=svg, content_type="image/svg+xml", headers=headers)
 
 
 def _same(given: str, token: str) -> bool:
@@ -133,12 +163,7 @@ def add_screen_routes(
     async def playlist(request: web.Request) -> web.StreamResponse:
         screen = screen_or_404(builds, request)
         authorise(request, screen)
-        build = await builds.get(screen.id)
-        headers = {"ETag": build.etag, "Cache-Control": "no-cache"}
-        match = request.if_none_match
-        if match and any(tag.value == "*" or f'"{tag.value}"' == build.etag for tag in match):
-            return web.Response(status=304, headers=headers)
-        return web.Response(body=build.body, content_type="application/json", charset="utf-8", headers=headers)
+        return await playlist_response(request, builds, screen)
 
     async def events(request: web.Request) -> web.StreamResponse:
         screen = screen_or_404(builds, request)
@@ -166,15 +191,7 @@ def add_screen_routes(
     async def qr(request: web.Request) -> web.Response:
         screen = screen_or_404(builds, request)
         authorise(request, screen)
-        found = (await builds.get(screen.id)).links.get(request.query.get("key", ""))
-        if screen.qr == "off" or found is None:
-            raise web.HTTPNotFound(text="No item with that key on this screen's playlist.\n")
-        svg = qr_svg(await qr_link(screen, *found))
-        etag = f'"{hashlib.sha256(svg.encode()).hexdigest()[:32]}"'
-        headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
-        if any(f'"{tag.value}"' == etag for tag in request.if_none_match or ()):
-            return web.Response(status=304, headers=headers)
-        return web.Response(text=svg, content_type="image/svg+xml", headers=headers)
+        return await qr_response(request, builds, screen, qr_link)
 
     async def close_hub(_: web.Application) -> None:
         await hub.close()

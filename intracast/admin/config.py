@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from intracast.admin.passwords import ScryptHash
 from sources.fields import Duration
@@ -31,4 +31,8 @@ class AdminConfig(BaseModel):
     )
     session_lifetime: Duration = Field(
         timedelta(hours=12), description="How long a login lasts, e.g. 12h; then the admin logs in again"
+    )
+    email: EmailStr | None = Field(
+        None, description="The admin's own address: 'send to me' on the Digests page sends a digest there "
+        "(absent: that button is off)",
     )

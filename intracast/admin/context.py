@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Protocol
 
 from intracast.config import LoadedConfig
+from intracast.digests import Digests
 from intracast.ingest import Clock, Ingestor, utcnow
 from intracast.scheduler import Scheduler
+from intracast.screens import Screens
 from intracast.store import SqlStore
 
 
@@ -53,6 +55,10 @@ class Admin:
     clock: Clock = utcnow
     # Run after "fetch now" brought something new (the screens' refresh), as the scheduled fetch does.
     after_fetch: Callable[[], Awaitable[None]] | None = None
+    # The digest pipeline the scheduler runs: the Digests page previews and sends through it.
+    digests: Digests | None = None
+    # The screens pipeline: the Screens page shows, previews, overrides and pairs through it.
+    screens: Screens | None = None
 
     @property
     def loaded(self) -> LoadedConfig:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
+from typing import Any
 
 from aiohttp import hdrs, web
 
@@ -57,21 +58,31 @@ async def message_page(request: web.Request) -> web.Response:
     if row is None:
         return site.render(request, "missing.html", status=404)
     message = _parse(row)
-    text, html = message.get_body(("plain",)), message.get_body(("html",))
-    return site.render(
-        request, "message.html", csp=FRAMING_CSP, message=MessageView(row, str(message["Subject"] or "")),
-        headers=[(name, str(value)) for name, value in message.items()],
-        text=text.get_content() if text else None,
-        html_url=site.url("admin.message_html", id=str(row.id)) if html else None,
-    )
+    view = MessageView(row, str(message["Subject"] or ""))
+    return site.render(request, "message.html", csp=FRAMING_CSP, message=view,
+                       **mail_parts(message, site.url("admin.message_html", id=str(row.id))))
 
 
 async def message_html(request: web.Request) -> web.Response:
     site = request.app[SITE]
     row = await site.admin.store.delivery(int(request.match_info["id"]))
-    html = _parse(row).get_body(("html",)) if row else None
+    response = html_response(_parse(row)) if row else None
+    return site.render(request, "missing.html", status=404) if response is None else response
+
+
+def mail_parts(message: EmailMessage, html_url: str) -> dict[str, Any]:
+    """What `_mail.html` shows of a message: its headers, its text part, and the URL its HTML part
+    is framed from (None when it has none), which answers with `html_response`."""
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    return {"headers": [(name, str(value)) for name, value in message.items()],
+            "text": text.get_content() if text else None, "html_url": html_url if html else None}
+
+
+def html_response(message: EmailMessage) -> web.Response | None:
+    """The message's HTML part, in the mail sandbox; None when it has none."""
+    html = message.get_body(("html",))
     if html is None:
-        return site.render(request, "missing.html", status=404)
+        return None
     return web.Response(text=html.get_content(), content_type="text/html", charset="utf-8",
                         headers={"Content-Security-Policy": MAIL_CSP})
 

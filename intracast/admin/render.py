@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context
 from jinja2.runtime import Context
 
 from intracast.admin.i18n import CATALOGUE, LOCALES
+from screens.i18n import format_ago
 from sources.fields import format_duration
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -35,7 +36,7 @@ def environments() -> dict[str, Environment]:
     found = {}
     for locale in LOCALES:
         env = CATALOGUE.jinja_environment(FileSystemLoader(TEMPLATES), locale)
-        env.filters.update(when=_when, span=_span, every=format_duration)
+        env.filters.update(when=_when, span=_span, every=format_duration, ago=_ago)
         found[locale] = env
     return found
 
@@ -52,3 +53,9 @@ def _when(context: Context, moment: datetime | None) -> str:
 def _span(context: Context, length: timedelta) -> str:
     """"3 hours", "2 dagen": a length of time, roughly."""
     return format_timedelta(length, threshold=1.5, locale=context["locale"])
+
+
+@pass_context
+def _ago(context: Context, moment: datetime, now: datetime) -> str:
+    """"3 minutes ago", "3 minuten geleden": `moment`, seen from `now`."""
+    return format_ago(moment, now, context["locale"])

@@ -2,6 +2,12 @@
 
     GET  /admin/                     overview
     GET  /admin/sources              sources;  POST /admin/sources/{name}/fetch: fetch now
+    GET  /admin/digests              digests;  GET /admin/digests/{name}/preview?recipient=EMAIL (and
+                                     preview.html: its HTML part, sandboxed);  POST /admin/digests/{name}/send,
+                                     POST /admin/digests/{name}/send-to-me
+    GET  /admin/screens              screens;  GET /admin/screens/{id}/preview (and its playlist.json, theme.css,
+                                     qr);  POST /admin/screens/overrides, POST /admin/screens/overrides/{id}/lift,
+                                     POST /admin/screens/pair (a TV's code);  only with the screens pipeline
     GET  /admin/outbox               outbox;   GET /admin/outbox/{id}: one message, as sent
     GET  /admin/recipients           search;   POST /admin/recipients/resubscribe (with a reason)
     GET, POST /admin/login;  POST /admin/logout;  GET /admin/static/admin.css
@@ -14,13 +20,13 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
-from intracast.admin import login, outbox, overview, recipients, sources
+from intracast.admin import digests, login, outbox, overview, recipients, screens, sources
 from intracast.admin.context import Admin
 from intracast.admin.guard import guard
 from intracast.admin.site import SITE, Site
 
 PREFIX = "/admin"
-PAGES = (overview, sources, outbox, recipients)
+PAGES = (overview, sources, digests, screens, outbox, recipients)
 
 
 def add_admin_routes(app: web.Application, admin: Admin) -> None:

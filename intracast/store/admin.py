@@ -1,4 +1,5 @@
-"""What the admin pages ask of the store: today's outbox, one message, recipients, resubscriptions.
+"""What the admin pages ask of the store: today's outbox, one message, digest runs, recipients,
+resubscriptions.
 
 A resubscription is an admin overriding an employee's own "stop": it is
 allowed only with a reason, and the reason, the admin and when the employee
@@ -10,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 
-from digest.store import OutboxRow, OutboxState
+from digest.store import Outcome, OutboxRow, OutboxState
 from intracast.store.base import StoreBase, normalise_email
 from intracast.store.outbox import OUTBOX_COLUMNS, _outbox_row
-from intracast.store.schema import deliveries, preferences, resubscriptions
+from intracast.store.schema import deliveries, digest_outcomes, preferences, resubscriptions
 from intracast.store.schema import recipients as recipient_table
 
 
@@ -28,6 +29,14 @@ class OutboxTally:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRunTally:
+    """One digest's latest run: when, and how many recipients came to each outcome."""
+
+    at: datetime
+    outcomes: dict[Outcome, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,23 @@ class AdminMixin(StoreBase):
         async with self._begin() as conn:
             row = (await conn.execute(select(*OUTBOX_COLUMNS).where(deliveries.c.id == row_id))).one_or_none()
         return None if row is None else _outbox_row(row)
+
+    async def last_digest_runs(self) -> dict[str, DigestRunTally]:
+        """Each digest's latest run, by digest name. A run records all its outcomes with the one `at`
+        it ran at, so the outcomes at a digest's latest `at` are its latest run."""
+        latest = (select(digest_outcomes.c.digest, func.max(digest_outcomes.c.at).label("at"))
+                  .group_by(digest_outcomes.c.digest).subquery())
+        query = (
+            select(latest.c.digest, latest.c.at, digest_outcomes.c.outcome, func.count())
+            .select_from(digest_outcomes.join(latest, and_(digest_outcomes.c.digest == latest.c.digest,
+                                                           digest_outcomes.c.at == latest.c.at)))
+            .group_by(latest.c.digest, latest.c.at, digest_outcomes.c.outcome)
+        )
+        runs: dict[str, DigestRunTally] = {}
+        async with self._begin() as conn:
+            for digest, at, outcome, count in await conn.execute(query):
+                runs.setdefault(digest, DigestRunTally(at, {})).outcomes[Outcome(outcome)] = count
+        return runs
 
     async def find_recipients(self, text: str, limit: int) -> list[RecipientStatus]:
         """Recipients whose email or name contains `text` (any case; empty: all), by email."""

@@ -239,6 +239,21 @@ screen_overrides = Table(
     Column("lifted_by", Text),
 )
 
+# A code a new TV shows while it waits to be paired (screens/pairing.py): an admin claims it by `code` for a
+# screen; the TV asks by the hash of the secret in its own cookie. Single-use: the TV's handover deletes it.
+pairing_codes = Table(
+    "pairing_codes",
+    metadata,
+    Column("code", String, primary_key=True),
+    Column("secret_hash", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("screen", String),  # set by the admin's claim
+    Column("claimed_by", Text),
+    Column("claimed_at", UtcDateTime),
+    UniqueConstraint("secret_hash"),
+)
+
 # An admin resubscribed someone who had unsubscribed: who, why, and when they had left.
 resubscriptions = Table(
     "resubscriptions",

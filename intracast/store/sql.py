@@ -32,6 +32,7 @@ from intracast.store.items import ItemsMixin
 from intracast.store.migrate import check_version, upgrade
 from intracast.store.outbox import OutboxMixin
 from intracast.store.overrides import OverridesMixin
+from intracast.store.pairing import PairingMixin
 from intracast.store.recipients import RecipientsMixin
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,9 @@ log = logging.getLogger(__name__)
 
 class SqlStore(
     ItemsMixin, FetchStateMixin, RecipientsMixin, OutboxMixin, DigestsMixin, ClicksMixin, HeartbeatsMixin,
-    OverridesMixin, AdminMixin,
+    OverridesMixin, PairingMixin, AdminMixin,
 ):
-    """The store; implements `digest.store.DeliveryStore` and `screens.store.PlaylistStore`.
+    """The store; implements `digest.store.DeliveryStore`, `screens.store.PlaylistStore` and `PairingStore`.
 
     Make one with `open_store`, which owns the engine. Raises `StoreError`.
     """

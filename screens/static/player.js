@@ -8,7 +8,12 @@
    server; it is the only markup this script inserts.
 
    State for tests and operators, on <html>: data-state (online|offline),
-   data-slide (the key shown), data-playlist-etag. */
+   data-slide (the key shown), data-playlist-etag.
+
+   With data-preview on <body> it is the admin's preview of the screen, not
+   the screen: it sends no heartbeat (the screen's health would be the
+   admin's), opens no event stream (it would take one of the screen's), and
+   polls its playlist instead. */
 (function () {
   'use strict';
 
@@ -18,13 +23,15 @@
   var RELOAD_AFTER_MS = 20 * 3600 * 1000; // shed leaks once a day...
   var RELOAD_HOUR = 3;                    // ...at a quiet hour
   var MAX_BACKOFF_MS = 30000;
+  var PREVIEW_POLL_MS = 5000;             // conditional: mostly a 304
 
   var root = document.documentElement;
   var body = document.body;
   var screenId = body.getAttribute('data-screen');
   var version = body.getAttribute('data-version');
   var heartbeatMs = Number(body.getAttribute('data-heartbeat')) * 1000;
-  var base = '/screens/' + encodeURIComponent(screenId) + '/';
+  var base = body.getAttribute('data-base');  // where playlist.json, events and heartbeat are
+  var preview = body.hasAttribute('data-preview');
   var storageKey = 'intracast.playlist.' + screenId;
   var startedAt = Date.now();
 
@@ -446,20 +453,31 @@
     }
   }
 
+  function pollPreview() {
+    refresh().then(function (answered) {
+      root.setAttribute('data-state', answered ? 'online' : 'offline');
+    });
+  }
+
   function start() {
     root.setAttribute('data-state', 'offline');
     var initial = initialPlaylist();
     if (initial) {
       apply(initial.body, initial.etag, initial.fetched_at);
     }
-    events.connect();
-    heartbeat();
-    setInterval(heartbeat, heartbeatMs);
-    setInterval(refresh, SAFETY_REFETCH_MS);
     setInterval(function () {
       alerts.tick();
       clocks.tick(document.getElementById('stage'));
     }, 1000);
+    if (preview) {
+      pollPreview();
+      setInterval(pollPreview, PREVIEW_POLL_MS);
+      return;
+    }
+    events.connect();
+    heartbeat();
+    setInterval(heartbeat, heartbeatMs);
+    setInterval(refresh, SAFETY_REFETCH_MS);
     setInterval(dailyReload, 60000);
     registerWorker();
   }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import html
 import re
 import signal
 from collections.abc import AsyncIterator
@@ -15,11 +17,13 @@ import aiohttp
 import aiohttp.web
 import pytest
 
+from intracast.admin.passwords import hash_password
 from tests.intracast.test_daemon import DEADLINE, browser_jar, next_event, read_until, start_daemon
 
 HEAD = """\
 intranet: {{name: Plek, url: "https://intranet.example.org", timezone: Europe/Amsterdam}}
 server: {{secret: a-test-secret-of-some-length}}
+admin: {{password_hash: "{password_hash}"}}
 recipients: {{list: [{{email: an@example.org}}]}}
 digests: [{{name: daily, schedule: "{schedule}"}}]
 screens:
@@ -31,6 +35,24 @@ playlists:
 sources:
 """
 SOURCE = "  - {{name: {name}, type: rss, url: '{feed}/{name}', every: 1s}}\n"
+PASSWORD = "a password for the reload tests"
+
+
+@functools.cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+async def admin_overview(session: aiohttp.ClientSession, url: str) -> str:
+    """The /admin overview's text, after logging in."""
+    async with session.get(f"{url}/admin/login") as response:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+    assert csrf is not None
+    form = {"username": "admin", "password": PASSWORD, "csrf": csrf.group(1)}
+    async with session.post(f"{url}/admin/login", data=form) as response:
+        assert response.status == 200, await response.text()
+    async with session.get(f"{url}/admin/", headers={"Accept-Language": "en"}) as response:
+        return html.unescape(await response.text())
 
 
 @dataclass
@@ -42,7 +64,7 @@ class Daemon:
     logged: list[str] = field(default_factory=list)
 
     def write(self, *, sources: list[str], schedule: str = "0 8 * * *", main: str = "{sources: [news]}") -> None:
-        text = HEAD.format(schedule=schedule, main=main)
+        text = HEAD.format(schedule=schedule, main=main, password_hash=password_hash())
         text += "".join(SOURCE.format(name=name, feed=self.feed) for name in sources)
         self.config.write_text(text)
 
@@ -125,13 +147,17 @@ async def test_a_broken_config_is_refused_and_the_daemon_runs_on(daemon: Daemon)
     text = daemon.config.read_text()
     daemon.config.write_text(text.replace("schedule:", "shedule:") + "  - {name: extra, type: rss, url: x, evry: 1s}\n")
     logged = await daemon.log(r"config\.refused")
-    assert "intracast.yaml:4:" in logged and "digests[daily].shedule: unknown key 'shedule'" in logged
+    assert "intracast.yaml:5:" in logged and "digests[daily].shedule: unknown key 'shedule'" in logged
     assert "sources[extra].evry: unknown key 'evry'; did you mean 'every'?" in logged
     health = await daemon.health()
     assert {"source:news", "source:old"} <= set(health["scheduler"]["jobs"]) and "extra" not in health["sources"]
     assert health["status"] == "ok"
-    daemon.config.write_text(text)
-    await daemon.log(r"config\.reloaded")
+    async with aiohttp.ClientSession(cookie_jar=browser_jar()) as session:
+        overview = await admin_overview(session, daemon.url)
+        assert "digests[daily].shedule: unknown key 'shedule'" in overview
+        daemon.config.write_text(text)
+        await daemon.log(r"config\.reloaded")
+        assert "shedule" not in await admin_overview(session, daemon.url)  # fixed: the problems are gone
 
 
 async def test_sighup_reloads(daemon: Daemon) -> None:

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from intracast.store import open_store
 from screens.builds import Builds
 from screens.config import PlaylistConfig, ScreenConfig
-from screens.player import add_player_routes, content_security_policy
+from screens.player import PlayerPage, add_player_routes, content_security_policy
 from screens.present import Presenter
 from screens.render import Theme, theme_css
 from screens.web import COOKIE
@@ -56,7 +56,7 @@ async def client(tmp_path: Path, aiohttp_client: Callable[..., Awaitable[TestCli
         presenter = Presenter("nl", ZoneInfo("Europe/Amsterdam"), "9.9.9")
         builds = Builds(store, PLAYLISTS, SCREENS, lambda: NOW + timedelta(minutes=5), presenter)
         app = web.Application()
-        add_player_routes(app, builds=builds, version="9.9.9", locale="nl", theme=theme, frame_hosts=frame_hosts)
+        add_player_routes(app, PlayerPage(builds, version="9.9.9", locale="nl", theme=theme, frame_hosts=frame_hosts))
         yield await aiohttp_client(app)
 
 
@@ -159,7 +159,8 @@ async def test_the_page_tells_the_player_its_screen_version_and_heartbeat(client
     await log_in(client)
     async with client.get("/screens/kantine") as response:
         page = await response.text()
-    assert '<body data-screen="kantine" data-version="9.9.9" data-heartbeat="30">' in page
+    assert '<body data-screen="kantine" data-version="9.9.9" data-heartbeat="30" data-base="/screens/kantine/">' in page
+    assert '<base href="/screens/kantine/">' in page
     assert "<noscript>" in page
 
 

@@ -23,6 +23,7 @@ from intracast.admin.context import Admin, FixedConfig
 from intracast.admin.passwords import hash_password
 from intracast.admin.web import add_admin_routes
 from intracast.config import load_config
+from intracast.digests import Digests
 from intracast.ingest import utcnow
 from intracast.runtime import open_runtime
 from intracast.scheduler import Scheduler
@@ -76,7 +77,7 @@ class Feed:
         return web.Response(status=500)
 
 
-def write_config(folder: Path, feed_url: str, *, admin: bool = True) -> Path:
+def write_config(folder: Path, feed_url: str, *, admin: bool = True, extra: str = "") -> Path:
     path = folder / "intracast.yaml"
     text = textwrap.dedent(f"""\
         intranet: {{name: Plek, url: "https://intranet.example.org", locale: nl}}
@@ -94,7 +95,7 @@ def write_config(folder: Path, feed_url: str, *, admin: bool = True) -> Path:
           - {{id: hall, name: Hall, token: "${{T:-a-screen-token-of-length}}", playlist: main}}
         playlists:
           - {{name: main, blocks: [{{type: clock}}]}}
-        """)
+        """) + extra
     if admin:
         text += 'admin: {password_hash: "${INTRACAST_ADMIN_PASSWORD_HASH}", session_lifetime: 12h}\n'
     path.write_text(text, encoding="utf-8")
@@ -180,9 +181,10 @@ def clock() -> Clock:
 
 
 async def open_dashboard(tmp_path: Path, aiohttp_client: AiohttpClient, feed: tuple[Feed, TestServer],
-                         clock: Clock, *, admin: bool = True) -> AsyncIterator[Dashboard]:
+                         clock: Clock, *, admin: bool = True, extra: str = "") -> AsyncIterator[Dashboard]:
+    """`extra`: more top-level YAML for the config; with `digests`, the Digests page is there too."""
     feeds, server = feed
-    path = write_config(tmp_path, str(server.make_url("")).rstrip("/"), admin=admin)
+    path = write_config(tmp_path, str(server.make_url("")).rstrip("/"), admin=admin, extra=extra)
     loaded = load_config(path, env={"INTRACAST_ADMIN_PASSWORD_HASH": password_hash()})
     async with open_runtime(loaded) as runtime:
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)
@@ -195,8 +197,9 @@ async def open_dashboard(tmp_path: Path, aiohttp_client: AiohttpClient, feed: tu
         scheduler.start()
         try:
             state = FixedConfig(loaded, loaded_at=clock.now - timedelta(hours=1))
+            digests = Digests(loaded, runtime.store, runtime.ingestor, clock) if loaded.config.digests else None
             dashboard = Admin(state, runtime.store, scheduler, runtime.ingestor, started=clock.now - timedelta(hours=3),
-                              clock=clock)
+                              clock=clock, digests=digests)
             app = web.Application()
             add_admin_routes(app, dashboard)
             client = await aiohttp_client(app, headers={"Accept-Language": "en"})

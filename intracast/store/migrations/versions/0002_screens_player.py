@@ -7,7 +7,8 @@ Create Date: 2026-11-24
 An item may take a screen over (`takeover`); a heartbeat also says how old
 the player's playlist is, which player version runs, and its JS heap. An
 admin's override puts a message over the rotation of chosen screens. An
-admin who resubscribes someone records why (`resubscriptions`).
+admin who resubscribes someone records why (`resubscriptions`). A new TV
+waits to be paired under a short code (`pairing_codes`).
 """
 
 from __future__ import annotations
@@ -53,9 +54,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_resubscriptions"),
     )
     op.create_index("ix_resubscriptions_email_at", "resubscriptions", ["email", "at"])
+    op.create_table(
+        "pairing_codes",
+        sa.Column("code", sa.String(), nullable=False),
+        sa.Column("secret_hash", sa.String(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("screen", sa.String()),
+        sa.Column("claimed_by", sa.Text()),
+        sa.Column("claimed_at", sa.DateTime()),
+        sa.PrimaryKeyConstraint("code", name="pk_pairing_codes"),
+        sa.UniqueConstraint("secret_hash", name="uq_pairing_codes_secret_hash"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("pairing_codes")
     op.drop_table("resubscriptions")
     op.drop_table("screen_overrides")
     with op.batch_alter_table("screen_heartbeats") as batch:
