@@ -1,1 +1,4 @@
-"""Benchmarks, run by hand (never in the test suite): `python -m bench.SCENARIO`."""
+"""Benchmarks against peers and limits, run by hand, never in the normal test run.
+
+`python -m bench SCENARIO [--quick]`; see bench/README.md.
+"""

@@ -1,26 +1,23 @@
-"""One fetch cycle of the whole feed corpus, as the daemon runs it.
+"""`python -m bench corpus`: one fetch cycle of the whole feed corpus, as the daemon runs it.
 
 Serves every feed of tests/data/feeds on loopback (each under its own
 prefix), builds the sources as the daemon does (one ClientSession, `Http`,
 a spawned parser pool on every core), and times fetching all of them at
 once: a cold cycle (the pool starting up included), then warm cycles.
 
-    python -m bench.corpus [--cycles N]
+    python -m bench corpus [--quick]      (or python -m bench.corpus)
 
 Then fetches a 5 MB feed and measures how long the event loop was blocked
-meanwhile, against parsing the same body on the loop.
-
-Prints a table, then one JSON line with the figures.
+meanwhile, against parsing the same body on the loop. Warm cycles: 20;
+--quick: 5.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import multiprocessing
 import os
-import platform
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -29,12 +26,14 @@ from pathlib import Path
 
 from aiohttp import ClientSession, web
 
+from bench.report import Report
 from sources import registry
 from sources.http import Http
 from sources.registry import FetchContext, Services
 from sources.remote import Page
 from sources.rss import parse_rss
 
+SIZES = {"full": 20, "quick": 5, "smoke": 1}  # warm cycles
 FEEDS = Path(__file__).resolve().parent.parent / "tests" / "data" / "feeds"
 
 
@@ -128,14 +127,20 @@ async def main(cycles: int) -> dict:
             "warm_min_s": min(warm), **lag}
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cycles", type=int, default=20)
-    figures = asyncio.run(main(parser.parse_args().cycles))
-    print(f"{'feeds':<32}{figures['feeds']}\n{'items':<32}{figures['items']}")
+def run(size: str) -> Report:
+    figures = asyncio.run(main(SIZES[size]))
+    report = Report("corpus", size, figures=figures)
+    report.row("feeds", f"{figures['feeds']}, {figures['items']} items")
     for key in ("cold_s", "warm_median_s", "warm_min_s", "big_feed_fetch_s"):
-        print(f"{key:<32}{figures[key] * 1000:.1f} ms")
+        report.row(key, f"{figures[key] * 1000:.1f} ms")
     for key in ("big_feed_loop_max_lag_ms", "big_feed_parse_on_loop_lag_ms"):
-        print(f"{key:<32}{figures[key]:.1f} ms")
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-    print(json.dumps({"scenario": "corpus", "machine": machine, "figures": figures, "checks": []}))
+        report.row(key, f"{figures[key]:.1f} ms")
+    return report
+
+
+if __name__ == "__main__":
+    import sys
+
+    from bench.__main__ import main as bench
+
+    bench(["corpus", *sys.argv[1:]])
