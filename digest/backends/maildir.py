@@ -7,16 +7,22 @@ and renamed, so a reader never sees half a message). Any mail client, or
 sent anywhere: this is the demo's and the developer's outbox.
 
 A failure to write (disk full, permissions) is a `TemporaryDeliveryError`: the
-outbox keeps the message and retries it.
+outbox keeps the message and retries it. That includes the Maildir's folders:
+when `open()` cannot make them, it warns and `send()` tries again, so a full
+disk delays mail, not the daemon's start (as a mail server that is down does
+for the SMTP backend; issue 8's fault suite, tests/faults/test_disk_full.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import mailbox
 from pathlib import Path
 
 from digest.errors import TemporaryDeliveryError
+
+log = logging.getLogger(__name__)
 
 
 class MaildirBackend:
@@ -24,24 +30,29 @@ class MaildirBackend:
 
     def __init__(self, path: Path):
         self.path = path
-        self._box: mailbox.Maildir | None = None
+        self._open = False
+        self._box: mailbox.Maildir | None = None  # None while its folders could not be made
 
     async def open(self) -> None:
+        self._open = True
         try:
             self._box = await asyncio.to_thread(_maildir, self.path)
         except OSError as e:
-            raise TemporaryDeliveryError(None, f"maildir {self.path}: {e}") from e
+            log.warning("maildir.unavailable path=%s error=%s", self.path, e)
 
     async def send(self, sender: str, recipient: str, message: bytes) -> str:
-        if self._box is None:
+        if not self._open:
             raise RuntimeError("MaildirBackend.send() outside open() ... close()")
         try:
+            if self._box is None:
+                self._box = await asyncio.to_thread(_maildir, self.path)
             key = await asyncio.to_thread(self._box.add, message)
         except OSError as e:
             raise TemporaryDeliveryError(None, f"maildir {self.path}: {e}") from e
         return f"maildir: {key}"
 
     async def close(self) -> None:
+        self._open = False
         self._box = None
 
 

@@ -53,8 +53,9 @@ async def test_the_sender_drains_the_outbox_into_the_maildir(tmp_path: Path) -> 
 
 async def test_an_unwritable_maildir_is_temporary(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a folder")
-    with pytest.raises(TemporaryDeliveryError) as error:
-        await MaildirBackend(tmp_path / "file" / "outbox").open()
+    async with opened(MaildirBackend(tmp_path / "file" / "outbox")) as backend:  # opens: mail waits, not the daemon
+        with pytest.raises(TemporaryDeliveryError) as error:
+            await backend.send(SENDER, "an@example.org", make_message("an@example.org", "<1@intracast.test>"))
     assert error.value.reply.startswith(f"maildir {tmp_path / 'file' / 'outbox'}: ")
 
 

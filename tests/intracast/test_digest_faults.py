@@ -1,16 +1,14 @@
-"""The digest under faults, as real processes: `digest send` killed with SIGKILL, a daemon down at send time.
+"""The digest under faults, as real processes: a daemon down at send time.
 
-DESIGN.md, delivery semantics: a delivery is created once per (digest,
-recipient, window); a row left in `sending` by a crash is claimed again after
-its lease, so a crash duplicates at most the messages in flight and loses
-none. And a window missed while the daemon was down is sent at start-up,
-within the digest's `grace`.
+DESIGN.md, delivery semantics: a window missed while the daemon was down is
+sent at start-up, within the digest's `grace`. SIGKILL during a run (a crash
+duplicates at most the messages in flight and loses none) is in the fault
+suite, tests/faults/test_digest_kill.py, which shares this module's helpers.
 
 Every `intracast` here is a real process (`sys.executable -m intracast`); mail
-goes to the recording aiosmtpd server of `tests/digest/smtpd.py`, which runs
-in the test's own loop, or into the Maildir outbox. Two time zones through the
-daemon's clock would take hours of real time: tests/intracast/test_digests.py
-covers them with a controlled clock.
+goes into the Maildir outbox. Two time zones through the daemon's clock would
+take hours of real time: tests/intracast/test_digests.py covers them with a
+controlled clock.
 """
 
 from __future__ import annotations
@@ -24,25 +22,18 @@ import signal
 import sqlite3
 import sys
 import textwrap
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from tests.digest.smtpd import RecordingHandler, smtp_server
-
 T = TypeVar("T")
 
-RECIPIENTS = 2000
 MAX_CONNECTIONS = 4
-# The sender claims 100 rows at a time: killed at 550, it holds ~50 rows in `sending` that it has not started.
-KILL_AT = 550
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # Bounds on each phase; a phase takes a few seconds to ~25 s (rendering 2,000 digests) on a loaded 2-core machine.
 DEADLINE = 90
@@ -187,23 +178,7 @@ class Stderr:
         await self._task
 
 
-# --- what arrived -------------------------------------------------------------------------------------------------
-
-
-async def received(handler: RecordingHandler, count: int) -> None:
-    """Once the sink has recorded `count` messages."""
-    while len(handler.messages) < count:
-        handler.received.clear()
-        await handler.received.wait()
-
-
-def message_ids(handler: RecordingHandler) -> dict[str, list[str]]:
-    """Recipient -> the Message-ID of every copy it received, in order."""
-    parser = BytesHeaderParser(policy=policy.default)
-    ids: dict[str, list[str]] = defaultdict(list)
-    for message in handler.messages:
-        ids[message.recipient].append(parser.parsebytes(message.content)["Message-ID"])
-    return ids
+# --- the outbox ---------------------------------------------------------------------------------------------------
 
 
 def outbox_states(config: Path, *, read_only: bool = True) -> Counter[str] | None:
@@ -218,82 +193,6 @@ def outbox_states(config: Path, *, read_only: bool = True) -> Counter[str] | Non
             return Counter(dict(conn.execute("select state, count(*) from deliveries group by state").fetchall()))
     except sqlite3.OperationalError:  # no file yet, no table yet, or the writer holds a lock for a moment
         return None
-
-
-async def deliveries(config: Path, at_least: int) -> int:
-    """The number of deliveries in the outbox, once there are `at_least`."""
-    while True:
-        states = outbox_states(config)
-        if states is not None and states.total() >= at_least:
-            return states.total()
-        await asyncio.sleep(POLL)  # polling interval, bounded by the caller's deadline
-
-
-# --- SIGKILL during `digest send` ---------------------------------------------------------------------------------
-
-
-async def test_sigkill_while_sending_loses_nothing_and_doubles_at_most_the_messages_in_flight(tmp_path: Path) -> None:
-    handler = RecordingHandler()
-    async with smtp_server(handler) as sink:
-        config = write_config(tmp_path, smtp_port=sink.port, recipients=RECIPIENTS)
-        await asyncio.wait_for(intracast(config, "fetch", "--store"), DEADLINE)
-        output = tmp_path / "send-killed.log"
-        proc = await start(config, "digest", "send", "daily", output=output)
-        try:
-            await asyncio.wait_for(before_exit(proc, received(handler, KILL_AT), output.read_text), DEADLINE)
-        finally:
-            status = await kill(proc)
-        at_kill, states = len(handler.messages), outbox_states(config, read_only=False)
-        assert status == -signal.SIGKILL and at_kill < RECIPIENTS, f"the run ended first:\n{output.read_text()}"
-        assert states is not None and states["sending"] > 0, f"nothing left leased at the kill: {states}"
-
-        # Pending rows go at once; rows the killed sender held in `sending` once their 2 s lease has passed.
-        runs = 0
-        try:
-            async with asyncio.timeout(DEADLINE):
-                while len(handler.recipients()) < RECIPIENTS:
-                    report = await intracast(config, "digest", "send", "daily")
-                    runs += 1
-                    assert report.startswith(f"daily: {RECIPIENTS} empty\n"), report  # no second digest
-        except TimeoutError:
-            missing = RECIPIENTS - len(handler.recipients())
-            raise AssertionError(f"{missing} recipients still without a digest after {runs} runs; "
-                                 f"outbox {outbox_states(config, read_only=False)}") from None
-
-    ids = message_ids(handler)
-    assert set(ids) == {address(n) for n in range(RECIPIENTS)}, "every recipient got their digest"
-    assert all(len(set(copies)) == 1 for copies in ids.values()), "a retry is the same mail, never a second digest"
-    doubled = {recipient: len(copies) for recipient, copies in ids.items() if len(copies) > 1}
-    assert set(doubled.values()) <= {2}
-    assert len(doubled) <= MAX_CONNECTIONS, f"{len(doubled)} doubled; at the kill {at_kill} sent, {states}; {runs} runs"
-    assert outbox_states(config, read_only=False) == {"sent": RECIPIENTS}
-
-
-async def test_sigkill_while_queuing_sends_each_recipient_exactly_one_digest(tmp_path: Path) -> None:
-    handler = RecordingHandler()
-    async with smtp_server(handler) as sink:
-        config = write_config(tmp_path, smtp_port=sink.port, recipients=RECIPIENTS)
-        await asyncio.wait_for(intracast(config, "fetch", "--store"), DEADLINE)
-        output = tmp_path / "send-killed.log"
-        proc = await start(config, "digest", "send", "daily", output=output)
-        try:
-            await asyncio.wait_for(before_exit(proc, deliveries(config, RECIPIENTS // 2), output.read_text), DEADLINE)
-        finally:
-            status = await kill(proc)
-        queued = outbox_states(config, read_only=False)
-        assert status == -signal.SIGKILL, output.read_text()
-        assert queued is not None and queued.total() < RECIPIENTS, f"the run queued everything:\n{output.read_text()}"
-        assert handler.messages == [], "a run queues every digest before it sends one"
-
-        report = await asyncio.wait_for(intracast(config, "digest", "send", "daily"), DEADLINE)
-
-    counts = Counter(re.findall(r"(\d+) (empty|queued)", report.splitlines()[0]))
-    assert sum(int(n) for n, _ in counts) == RECIPIENTS, report
-    assert f"outbox: {RECIPIENTS} sent, 0 deferred, 0 failed" in report
-    ids = message_ids(handler)
-    assert set(ids) == {address(n) for n in range(RECIPIENTS)}
-    assert [r for r, copies in ids.items() if len(copies) != 1] == [], "exactly one digest each"
-    assert outbox_states(config, read_only=False) == {"sent": RECIPIENTS}
 
 
 # --- a daemon that was down at send time --------------------------------------------------------------------------
