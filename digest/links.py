@@ -24,6 +24,10 @@ class Links:
         claims = Claims("click", recipient.key, candidate.id, candidate.item.link)
         return f"{self.public_url}/r/{self.signer.sign(claims)}"
 
+    def scan(self, screen_id: str, item_id: int, link: str) -> str:
+        """A screen's QR code for an item: /r/ counts the scan for the item and the screen."""
+        return f"{self.public_url}/r/{self.signer.sign(Claims('scan', screen_id, item_id, link))}"
+
     def preferences(self, recipient: Recipient) -> str:
         return f"{self.public_url}/preferences/{self.signer.sign(Claims('preferences', recipient.key))}"
 

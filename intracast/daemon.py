@@ -28,7 +28,7 @@ from screens.media import add_media_routes
 
 from intracast import __version__
 from intracast.admin.context import Admin
-from intracast.admin.facts import is_online
+from intracast.health import is_online
 from intracast.admin.web import add_admin_routes
 from intracast.banner import banner
 from intracast.config import Config, LoadedConfig
@@ -65,8 +65,7 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
 
         reloader = Reloader(loaded, apply, runtime.metrics)
         media = make_media(lambda: reloader.loaded, runtime.services, lambda: screens.side())
-        screens = Screens(loaded, runtime.store, digests.mailing.links.signer,
-                          public_url=digests.mailing.links.public_url, media=media.keys.url)
+        screens = Screens(loaded, runtime.store, digests.mailing.links, media=media.keys.url)
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)
         jobs = Jobs(scheduler, runtime.ingestor, digests, screens)
         jobs.apply(loaded.config)

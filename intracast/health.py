@@ -7,11 +7,19 @@ intervals), it is `degraded`, and screens say how old their news is.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from intracast.store import FetchState
+from screens.store import Heartbeat
 from sources.registry import SourceOptions
+
+
+ONLINE_WITHIN = timedelta(minutes=2)  # a screen without a heartbeat for longer is offline
+
+
+def is_online(beat: Heartbeat | None, now: datetime) -> bool:
+    return beat is not None and now - beat.at < ONLINE_WITHIN
 
 
 def source_state(options: SourceOptions, state: FetchState | None, now: datetime) -> str:

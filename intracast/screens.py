@@ -15,7 +15,7 @@ from typing import Literal
 
 from aiohttp import web
 
-from digest.tokens import Claims, Signer
+from digest.links import Links
 from intracast import __version__
 from intracast.config import LoadedConfig
 from intracast.health import source_state
@@ -38,7 +38,7 @@ SIZE_MEMORY = timedelta(days=7)  # a screen off for longer no longer sizes the i
 
 
 class Screens:
-    def __init__(self, loaded: LoadedConfig, store: SqlStore, signer: Signer, *, public_url: str,
+    def __init__(self, loaded: LoadedConfig, store: SqlStore, links: Links, *,
                  media: MediaUrl | None = None, clock: Clock = utcnow):
         config = loaded.config
         self.hub = ScreenHub(version=__version__)
@@ -48,7 +48,7 @@ class Screens:
         self._store, self._clock, self._screens = store, clock, config.screens
         self._intranet, self._playlists = config.intranet, config.playlists
         self._sources = {source.name: source for source in config.sources}
-        self._signer, self._public_url = signer, public_url
+        self._links = links
         self._side = DEFAULT_SIDE
         # The player's page, for the screens and for the admin's preview of them.
         self.player = PlayerPage(self.builds, version=__version__, locale=self._intranet.locale, theme=self.theme_css,
@@ -96,7 +96,7 @@ class Screens:
     @property
     def public_url(self) -> str:
         """Where TVs reach the daemon, without a trailing slash: for the set-up links the admin shows."""
-        return self._public_url
+        return self._links.public_url
 
     def side(self) -> int:
         """The longest side of the largest screen seen lately, px: what images are resized to."""
@@ -154,8 +154,7 @@ class Screens:
         item_id = await self._store.item_id(source, guid) if screen.qr == "tracked" else None
         if item_id is None:
             return link
-        token = self._signer.sign(Claims("scan", screen.id, item_id, link))
-        return f"{self._public_url}/r/{token}"
+        return self._links.scan(screen.id, item_id, link)
 
     async def _stale(self, now: datetime) -> Mapping[str, datetime]:
         """Sources degraded (failing longer than they may), with their last good fetch."""

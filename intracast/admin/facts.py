@@ -13,13 +13,11 @@ from pathlib import Path
 
 from intracast import __version__
 from intracast.config import Config
-from intracast.health import source_state
+from intracast.health import is_online, source_state
 from intracast.store import SqlStore
 from intracast.store.admin import OutboxTally
-from screens.store import Heartbeat
 
 # A player beats every few seconds; two minutes of silence is a screen that is off or lost.
-ONLINE_WITHIN = timedelta(minutes=2)
 SOURCE_STATES = ("healthy", "retrying", "degraded", "pending")
 
 
@@ -53,10 +51,6 @@ async def gather(config: Config, path: Path, store: SqlStore, now: datetime, *, 
         today=await store.outbox_tally(since, until),
         uptime=now - started if started else None,
     )
-
-
-def is_online(beat: Heartbeat | None, now: datetime) -> bool:
-    return beat is not None and now - beat.at < ONLINE_WITHIN
 
 
 def day_bounds(now: datetime, zone: tzinfo) -> tuple[datetime, datetime]:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import hdrs, web
 
 from intracast.admin import screen_pairing, screen_preview
-from intracast.admin.facts import is_online
+from intracast.health import is_online
 from intracast.admin.i18n import N_
 from intracast.admin.render import FRAMING_CSP
 from intracast.admin.site import SITE, Site

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from digest.links import Links
 from digest.tokens import Signer
 from digest.web import add_employee_routes
 from intracast.config import load_config
@@ -43,7 +44,7 @@ async def screens(tmp_path: Path) -> AsyncIterator[tuple[Screens, Any]]:
     async with open_store("sqlite:///t.db", tmp_path) as store:
         item = Item("news", "g1", "Nieuwe kantine", "https://intranet.example.org/news/1", published=NOW)
         await store.upsert_items([item], NOW)
-        yield Screens(load_config(path), store, SIGNER, public_url="http://tv.example.org", clock=CLOCK), store
+        yield Screens(load_config(path), store, Links("http://tv.example.org", SIGNER), clock=CLOCK), store
 
 
 class Clock:

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpClient
 
+from digest.links import Links
 from digest.tokens import Signer
 from intracast.admin.context import Admin, FixedConfig
 from intracast.admin.web import add_admin_routes
@@ -49,7 +50,7 @@ async def screens_app(config: Path, clock: Callable[[], datetime]) -> AsyncItera
     """The app the daemon would serve for `config`: the screens' routes and the admin pages; `Admin.screens` set."""
     loaded = load_config(config, env={"INTRACAST_ADMIN_PASSWORD_HASH": password_hash()})
     async with open_runtime(loaded) as runtime:
-        screens = Screens(loaded, runtime.store, Signer(SECRET), public_url="http://tv.example.org", clock=clock)
+        screens = Screens(loaded, runtime.store, Links("http://tv.example.org", Signer(SECRET)), clock=clock)
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)  # not started: no page here reads it
         admin = Admin(FixedConfig(loaded, loaded_at=clock()), runtime.store, scheduler, runtime.ingestor,
                       started=clock(), clock=clock, screens=screens)
