@@ -28,11 +28,11 @@ from screens.media import add_media_routes
 
 from intracast import __version__
 from intracast.admin.context import Admin
-from intracast.health import is_online
 from intracast.admin.web import add_admin_routes
 from intracast.banner import banner
 from intracast.config import Config, LoadedConfig
 from intracast.digests import Digests
+from intracast.health import is_online
 from intracast.ingest import utcnow
 from intracast.jobs import Jobs
 from intracast.media import make_media
