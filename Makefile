@@ -6,21 +6,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/intracast.yaml
 
-.PHONY: run test check schema clean chromium
+.PHONY: run test check schema clean debian-packages
 
 run: $(VENV)/.installed-run
 	$(BIN)/intracast -c $(CONFIG) run
 
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test debian-packages
 	$(BIN)/pytest
 
 # The player tests drive Debian's chromium (Playwright's own browser download
-# cannot be used here); installed once, with root or through sudo.
+# cannot be used here) and the store tests run on a PostgreSQL server of their
+# own (tests/postgres.py) as well as SQLite; installed once, with root or sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+DEBIAN_PACKAGES := chromium fonts-dejavu-core postgresql
+debian-packages:
+	@command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	  chromium fonts-dejavu-core >/dev/null; }
+	  $(DEBIAN_PACKAGES) >/dev/null; }
 
 check: $(VENV)/.installed-run
 	$(BIN)/intracast -c $(CONFIG) check

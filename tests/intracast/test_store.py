@@ -1,14 +1,10 @@
-"""SqlStore through its public API, every table, on a real SQLite file.
-
-Set INTRACAST_TEST_POSTGRES_URL (a database the tests may wipe, e.g.
-postgresql://intracast@127.0.0.1/intracast_test) to run them on PostgreSQL too.
-"""
+"""SqlStore through its public API, every table, on a real SQLite file and a real PostgreSQL
+database (the `db_url` fixture of tests/conftest.py: each test runs on both)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -38,26 +34,6 @@ from sources.item import Item
 NOW = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
 LEASE = timedelta(minutes=5)
-
-
-POSTGRES_URL = os.environ.get("INTRACAST_TEST_POSTGRES_URL")
-
-
-@pytest.fixture(
-    params=["sqlite:///var/test.db"] + ([POSTGRES_URL] if POSTGRES_URL else []),
-    ids=lambda url: url.split(":")[0],
-)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url: str = request.param
-    if url.startswith("postgresql"):
-        engine = create_store_engine(url, tmp_path)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
-        finally:
-            await engine.dispose()
-    return url
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The store's admin queries on a real SQLite store: today's outbox, one message, recipients, resubscriptions."""
+"""The store's admin queries on real SQLite and PostgreSQL stores: today's outbox, one message, recipients, resubscriptions."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    async with open_store("sqlite:///var/t.db", tmp_path) as store:
+async def store(db_url: str, tmp_path: Path) -> AsyncIterator[SqlStore]:
+    async with open_store(db_url, tmp_path) as store:
         yield store
 
 
