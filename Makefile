@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/intracast.yaml
 
-.PHONY: run test check schema clean debian-packages
+.PHONY: run test check schema clean debian-packages postgres cluster
 
 run: $(VENV)/.installed-run
 	$(BIN)/intracast -c $(CONFIG) run
@@ -24,6 +24,20 @@ debian-packages:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  $(DEBIAN_PACKAGES) >/dev/null; }
+
+# Several daemons on one PostgreSQL (README, "Running several instances"): `make postgres`
+# starts a local server for development in var/postgres (Debian's package), `make cluster`
+# runs two daemons on it, on ports 8080 and 8081, until Ctrl+C.
+PG_FOLDER := var/postgres
+postgres: $(VENV)/.installed-run debian-packages
+	$(BIN)/python -m tests.postgres start $(PG_FOLDER)
+
+cluster: $(VENV)/.installed-run debian-packages
+	@url=$$($(BIN)/python -m tests.postgres start $(PG_FOLDER)); \
+	trap 'kill 0' INT TERM; \
+	INTRACAST_STORAGE_URL=$$url $(BIN)/intracast -c $(CONFIG) run --listen 127.0.0.1:8081 >/dev/null & \
+	INTRACAST_STORAGE_URL=$$url $(BIN)/intracast -c $(CONFIG) run --listen 127.0.0.1:8080; \
+	wait
 
 check: $(VENV)/.installed-run
 	$(BIN)/intracast -c $(CONFIG) check

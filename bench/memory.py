@@ -2,8 +2,11 @@
 
 Peak RSS is the daemon process's `VmHWM` (bench/daemon.py), read just
 before it is stopped; its parser workers are separate processes, shown
-apart. The floor under all three: a process that only imports the daemon's
-code. Three runs of the real daemon:
+apart. So is the migration process (intracast/store/migrate.py), which
+the daemon starts on a database behind the code's schema, waits for, and
+outlives: shown apart too, measured alone on a fresh database. The floor
+under all three: a process that only imports the daemon's code. Three runs
+of the real daemon:
 
 1. the shipped demo config (config/intracast.yaml, copied to a temporary
    folder so its `../var` is not the repository's), after its first fetch
@@ -32,6 +35,7 @@ from bench import digest, screens
 from bench.daemon import running_daemon
 from bench.report import Check, Report
 from bench.sink import smtp_sink
+from intracast.store import migrate
 
 # seconds idle, digest recipients, screens clients
 SIZES = {"full": (30.0, 10_000, 1000), "quick": (5.0, 1_000, 200), "smoke": (0.5, 20, 5)}
@@ -46,6 +50,19 @@ async def imports_alone() -> float:
     code = "import os, intracast.daemon; from bench.daemon import peak_rss_mb; print(peak_rss_mb(os.getpid()))"
     process = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE)
     out, _ = await process.communicate()
+    return float(out)
+
+
+async def migration_alone() -> float:
+    """Peak RSS of the migration process on a fresh SQLite database: the daemon's first start runs it."""
+    code = f"{migrate.CHILD}; import os; from bench.daemon import peak_rss_mb; print(peak_rss_mb(os.getpid()))"
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'intracast.db'}"
+        process = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdin=asyncio.subprocess.PIPE,
+                                                       stdout=asyncio.subprocess.PIPE)
+        out, _ = await process.communicate(url.encode())
+    if process.returncode != 0:
+        raise RuntimeError(f"the migration process exited {process.returncode}: {out.decode()[-2000:]}")
     return float(out)
 
 
@@ -94,13 +111,15 @@ async def digest_run(recipients: int) -> dict[str, float]:
 
 def run(size: str) -> Report:
     idle, recipients, clients = SIZES[size]
-    f = {"imports_peak_rss_mb": asyncio.run(imports_alone())}
+    f = {"imports_peak_rss_mb": asyncio.run(imports_alone()), "migration_peak_rss_mb": asyncio.run(migration_alone())}
     f |= asyncio.run(demo_idle(idle)) | asyncio.run(digest_run(recipients))
     shown = asyncio.run(screens.measure(clients, seconds=1.0))
     f |= {"screens_clients": clients, "screens_peak_rss_mb": shown["daemon_peak_rss_mb"],
           "screens_workers_peak_rss_mb": shown["workers_peak_rss_mb"]}
     report = Report("memory", size, figures=f)
     report.row("importing the daemon's code alone", f"{f['imports_peak_rss_mb']:.0f} MB")
+    report.row("the migration process, fresh database (exits before the daemon serves)",
+               f"{f['migration_peak_rss_mb']:.0f} MB")
     report.row(f"demo config, idle {idle:.0f} s", f"{f['idle_peak_rss_mb']:.0f} MB "
                f"(parser workers {f['idle_workers_peak_rss_mb']:.0f} MB each at most)")
     report.row(f"after a {recipients}-recipient digest", f"{f['digest_peak_rss_mb']:.0f} MB "

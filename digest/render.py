@@ -42,7 +42,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import css_inline
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, Template
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
@@ -233,6 +232,9 @@ def check_admin_template(source: str) -> None:
 
 
 def _inline_css(html: str) -> str:
+    # Imported at the first digest: an idle daemon does without its native library.
+    import css_inline
+
     # @media rules belong in a `data-css-inline="keep"` block, which stays as
     # written; no remote stylesheets: a mail must not depend on, or fetch, anything.
     inliner = css_inline.CSSInliner(load_remote_stylesheets=False)

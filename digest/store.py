@@ -55,6 +55,16 @@ class OutboxRow:
     created_at: datetime  # a row still not sent `smtp.retry_for` after this fails
 
 
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """How one attempt on a claimed (`sending`) row ended, for `settle_many`."""
+
+    row_id: int
+    state: OutboxState  # SENT, FAILED, or PENDING: deferred
+    reply: str
+    at: datetime  # SENT: when it went; PENDING: when it is due again; FAILED: when it failed
+
+
 class Outcome(StrEnum):
     """What a digest run did for one recipient."""
 
@@ -102,6 +112,10 @@ class DeliveryStore(Protocol):
         """Move up to `limit` due rows (pending, or sending with an expired lease) to sending."""
         ...
 
+    async def next_due(self) -> datetime | None:
+        """When the next row becomes claimable: the earliest pending row's time, or leased row's lease end."""
+        ...
+
     async def mark_sent(self, row_id: int, reply: str, now: datetime) -> None: ...
 
     async def mark_deferred(self, row_id: int, reply: str, retry_at: datetime) -> None:
@@ -113,6 +127,14 @@ class DeliveryStore(Protocol):
         ...
 
     async def mark_failed(self, row_id: int, reply: str, now: datetime) -> None: ...
+
+    async def settle_many(self, settlements: list[Settlement]) -> None:
+        """Record several attempts' outcomes, as `mark_*` would one by one, in one transaction.
+
+        A row no longer `sending` (another sender reclaimed and settled it) keeps
+        its outcome; that is logged, not raised.
+        """
+        ...
 
     async def delivered_item_ids(self, recipient: str) -> set[int]:
         """Store ids of the items this recipient has already been sent."""

@@ -30,6 +30,7 @@ from intracast import __version__
 from intracast.admin.context import Admin
 from intracast.admin.web import add_admin_routes
 from intracast.banner import banner
+from intracast.cluster import Cluster, make_cluster
 from intracast.config import Config, LoadedConfig
 from intracast.digests import Digests
 from intracast.health import is_online
@@ -53,7 +54,8 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(loaded))
         runtime.metrics.config_loaded.set(time.time())
-        digests = Digests(loaded, runtime.store, runtime.ingestor, metrics=runtime.metrics)
+        cluster = make_cluster(runtime.store, loaded.config.storage.url)
+        digests = Digests(loaded, runtime.store, runtime.ingestor, metrics=runtime.metrics, cluster=cluster)
         await digests.serve(stack)
 
         async def apply(new: LoadedConfig) -> None:
@@ -65,10 +67,11 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
 
         reloader = Reloader(loaded, apply, runtime.metrics)
         media = make_media(lambda: reloader.loaded, runtime.services, lambda: screens.side())
-        screens = Screens(loaded, runtime.store, digests.mailing.links, media=media.keys.url)
+        screens = Screens(loaded, runtime.store, digests.mailing.links, media=media.keys.url, cluster=cluster)
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)
-        jobs = Jobs(scheduler, runtime.ingestor, digests, screens)
+        jobs = Jobs(scheduler, runtime.ingestor, digests, screens, cluster)
         jobs.apply(loaded.config)
+        _hear_the_others(cluster, screens, digests)
         app = make_app(runtime.store, scheduler, runtime.metrics, lambda: list(reloader.loaded.config.sources),
                        partial(_gauges, runtime, screens))
         employee = add_employee_routes(app, runtime.store, digests.mailing.links.signer, clock=utcnow,
@@ -76,7 +79,7 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         screens.mount(app)
         add_media_routes(app, media)
         add_admin_routes(app, Admin(reloader, runtime.store, scheduler, runtime.ingestor, started=utcnow(),
-                                    after_fetch=screens.refresh, digests=digests, screens=screens))
+                                    after_fetch=jobs.items_changed, digests=digests, screens=screens))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -91,6 +94,7 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(reloader.watch(stop), name="config-watch")
             tasks.create_task(_on_hangup(hangup, stop, reloader), name="config-sighup")
+            tasks.create_task(cluster.serve(stop), name="cluster")
             await stop.wait()
             log.info("daemon.stopping")
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -108,6 +112,16 @@ async def _gauges(runtime: Runtime, screens: Screens) -> None:
     beats = (await store.last_heartbeats()).values()
     metrics.screens_online.set(sum(is_online(beat, now) for beat in beats))
     metrics.sse_clients.set(screens.hub.count())
+
+
+def _hear_the_others(cluster: Cluster, screens: Screens, digests: Digests) -> None:
+    """What another daemon on the same database announces: screens rebuild, the sender drains."""
+    async def drain() -> None:
+        digests.wake.set()
+
+    cluster.on("items", screens.refresh)
+    cluster.on("overrides", screens.refresh)
+    cluster.on("outbox", drain)
 
 
 def _stopper(stop: asyncio.Event, hangup: asyncio.Event) -> Callable[[], None]:

@@ -10,7 +10,7 @@ import asyncio
 import secrets
 import logging
 from collections.abc import Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,8 +22,10 @@ from digest.recipients import Recipient, load_recipients
 from digest.render import Branding
 from digest.run import DigestRun, Mailing, RunStats
 from digest.sender import Sender
+from digest.store import Outcome
 from digest.tokens import Signer
 from digest.windows import next_window_end
+from intracast.cluster import Cluster, Solo
 from intracast.config import LoadedConfig
 from intracast.ingest import Clock, Ingestor, utcnow
 from intracast.metrics import Metrics
@@ -37,8 +39,10 @@ MAILDIR_RETRY_FOR = timedelta(hours=24)
 
 class Digests:
     def __init__(self, loaded: LoadedConfig, store: SqlStore, ingestor: Ingestor, clock: Clock = utcnow,
-                 metrics: Metrics | None = None):
+                 metrics: Metrics | None = None, cluster: Cluster | None = None):
+        """`cluster`: the other daemons on the same database, whose senders join in when a run queues mail."""
         self._loaded, self._store, self._ingestor, self._clock = loaded, store, ingestor, clock
+        self._cluster = cluster or Solo()
         self._metrics = metrics
         self.mailing = _mailing(loaded)
         self.backend, self.sender = self._delivery(loaded)
@@ -106,15 +110,23 @@ class Digests:
                   dry_run: bool = False, startup: bool = False, manual: bool = False,
                   progress: Callable[[int, int], None] | None = None) -> RunStats:
         """`startup`: the check for missed windows, where recipients with nothing due are not recorded;
-        `manual`: `digest send`, whose windows end now."""
+        `manual`: `digest send`, whose windows end now.
+
+        Runs of one digest take turns across processes (a daemon's schedule, `digest send` by hand,
+        other daemons on the same database): each reads the windows the one before it advanced,
+        so no recipient gets two digests for one stretch of time.
+        """
         recipients = [r for r in self.recipients() if only is None or r.key == only.lower()]
-        stats = await self.run_for(self.digest(name)).run(recipients, now, catchup=catchup, dry_run=dry_run,
-                                                           record_not_due=not startup, manual=manual,
-                                                           progress=progress)
+        async with self._store.exclusive(f"digest:{name}") if not dry_run else nullcontext():
+            stats = await self.run_for(self.digest(name)).run(recipients, now, catchup=catchup, dry_run=dry_run,
+                                                               record_not_due=not startup, manual=manual,
+                                                               progress=progress)
         if self._metrics and not dry_run:
             for outcome, count in stats.outcomes.items():
                 self._metrics.digest_outcomes.labels(name, outcome.value).inc(count)
         self.wake.set()
+        if stats.outcomes.get(Outcome.QUEUED) and not dry_run:
+            await self._cluster.announce("outbox")
         return stats
 
     async def _fetch_personal(self, source: str, recipient: Recipient) -> set[str]:

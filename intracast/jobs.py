@@ -4,18 +4,25 @@
 run: it adds what is new, removes what is gone and reschedules what
 changed, and leaves alone the jobs whose settings did not change (a source
 whose interval stayed keeps its next tick).
+
+With several daemons on one database each schedules every job, and a
+source's tick or a digest's window runs where it is claimed
+(intracast/cluster.py). A digest's start-up check for missed windows runs
+on every instance that starts: it creates only the deliveries no instance
+has made yet, so whichever starts first catches a missed window up.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
+from intracast.cluster import Cluster
 from intracast.config import Config
 from intracast.digests import Digests
 from intracast.ingest import Clock, Ingestor, utcnow
-from intracast.scheduler import Scheduler
+from intracast.scheduler import Scheduler, tick
 from intracast.screens import Screens
 
 log = logging.getLogger(__name__)
@@ -26,9 +33,9 @@ SCREENS_REFRESH = timedelta(minutes=1)
 
 class Jobs:
     def __init__(self, scheduler: Scheduler, ingestor: Ingestor, digests: Digests, screens: Screens,
-                 clock: Clock = utcnow) -> None:
+                 cluster: Cluster, clock: Clock = utcnow) -> None:
         self._scheduler, self._ingestor, self._digests, self._screens = scheduler, ingestor, digests, screens
-        self._clock = clock
+        self._cluster, self._clock = cluster, clock
         self._sources: dict[str, timedelta] = {}  # source -> interval, as scheduled
         self._digest_schedules: dict[str, str] = {}  # digest -> cron, as scheduled
         self._screens_on = False
@@ -54,7 +61,7 @@ class Jobs:
         for name, every in wanted.items():
             if self._sources.get(name) != every:
                 first = self._clock() if name not in self._sources else None  # a new source: fetch it now
-                self._scheduler.every(f"source:{name}", partial(self._fetch, name), every, first_run=first)
+                self._scheduler.every(f"source:{name}", partial(self._tick, name), every, first_run=first)
         self._sources = wanted
 
     def _apply_digests(self, config: Config) -> None:
@@ -66,23 +73,38 @@ class Jobs:
             if name not in self._digest_schedules:
                 # A window missed while the daemon was down (or before the digest existed) runs now,
                 # within the digest's grace.
-                self._scheduler.once(f"digest:{name}:startup", partial(self._digest, name, startup=True),
+                self._scheduler.once(f"digest:{name}:startup", partial(self._digest, name, window=None),
                                      self._clock())
             elif self._digest_schedules[name] != schedule:
                 self._schedule_digest(name)
         self._digest_schedules = wanted
+
+    async def _tick(self, name: str) -> None:
+        """A source's interval tick: fetched by the instance that claims it."""
+        if name not in self._sources:
+            return  # removed by a reload since this run was scheduled
+        now = self._clock()
+        job = f"source:{name}"
+        if await self._cluster.claim(job, tick(job, self._sources[name], now), now):
+            await self._fetch(name)
 
     async def _fetch(self, name: str) -> None:
         if name not in self._ingestor.sources:
             return  # removed by a reload since this run was scheduled
         outcome = await self._ingestor.run(name)
         if outcome.new or outcome.updated:
-            await self._screens.refresh()
+            await self.items_changed()
         if outcome.retry_at and not outcome.skipped:
             self._scheduler.once(f"source:{name}:retry", partial(self._fetch, name), outcome.retry_at)
 
-    async def _digest(self, name: str, *, startup: bool) -> None:
-        """Run the digest, then wake again at the next window end in any recipient's time zone.
+    async def items_changed(self) -> None:
+        """A fetch stored new or updated items: the screens here rebuild, and so do the other instances'."""
+        await self._screens.refresh()
+        await self._cluster.announce("items")
+
+    async def _digest(self, name: str, *, window: datetime | None) -> None:
+        """Run the digest at `window` (None: the start-up check), then wake again at the next window end
+        in any recipient's time zone.
 
         Not a cron trigger: 08:30 in Amsterdam and 08:30 in New York are two
         instants, and `digest.windows` reads the schedule in each recipient's zone.
@@ -90,7 +112,9 @@ class Jobs:
         if name not in self._digest_schedules:
             return  # removed by a reload
         try:
-            await self._digests.run(name, self._clock(), startup=startup)
+            now = self._clock()
+            if window is None or await self._cluster.claim(f"digest:{name}", window, now):
+                await self._digests.run(name, now, startup=window is None)
         finally:
             self._schedule_digest(name)
 
@@ -99,4 +123,4 @@ class Jobs:
             return  # removed by a reload while it ran
         when = self._digests.next_due(name, self._clock())
         if when is not None:
-            self._scheduler.once(f"digest:{name}", partial(self._digest, name, startup=False), when)
+            self._scheduler.once(f"digest:{name}", partial(self._digest, name, window=when), when)

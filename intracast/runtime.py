@@ -58,7 +58,10 @@ def create_sources(loaded: LoadedConfig, services: Services) -> dict[str, Source
 @asynccontextmanager
 async def open_runtime(loaded: LoadedConfig) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
-        store = await stack.enter_async_context(open_store(loaded.config.storage.url, loaded.base_dir))
+        # Migrations run apart: a long-running daemon never holds Alembic in its memory.
+        store = await stack.enter_async_context(
+            open_store(loaded.config.storage.url, loaded.base_dir, migrate_apart=True)
+        )
         services = await stack.enter_async_context(open_services(loaded))
         metrics = Metrics()
         yield Runtime(loaded, store, metrics, Ingestor(create_sources(loaded, services), store, metrics), services)

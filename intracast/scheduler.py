@@ -4,14 +4,21 @@ Every job is wrapped so that a failure is logged and counted and never stops
 the next tick or another job; `coalesce` and `max_instances=1` mean a job
 never overlaps itself. Shutdown stops firing first, lets running jobs finish
 within a grace period, and only then cancels what is left.
+
+Interval jobs fire on a grid shared by every instance (`tick`): from a fixed
+epoch, plus an offset derived from the job's id that spreads jobs out the
+way random jitter would. Several daemons on one database then agree on what
+"this tick" of a job is, and only the one that claims it runs it
+(intracast/cluster.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,6 +31,21 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[object]]
 
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def tick(job_id: str, interval: timedelta, now: datetime) -> datetime:
+    """The latest instant of `job_id`'s grid at or before `now`: the tick a run at `now` belongs to."""
+    start = _grid_start(job_id, interval)
+    return start + (now - start) // interval * interval
+
+
+def _grid_start(job_id: str, interval: timedelta) -> datetime:
+    """EPOCH plus up to 10% of the interval (at most a minute), the same for `job_id` on every instance."""
+    spread = min(interval * 0.1, timedelta(minutes=1))
+    fraction = int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:4]) / 2**32
+    return EPOCH + spread * fraction
+
 
 class Scheduler:
     def __init__(self, metrics: Metrics, timezone: ZoneInfo):
@@ -35,13 +57,12 @@ class Scheduler:
         )
 
     def every(self, job_id: str, job: Job, interval: timedelta, *, first_run: datetime | None = None) -> None:
-        """Run `job` every `interval`, with up to 10% jitter (at most a minute) so sources spread out.
+        """Run `job` at each tick of its grid (`tick`).
 
         A job of the same id is replaced (a reload changed its interval); without `first_run`
-        the first run is one interval from now.
+        the first run is the grid's next tick.
         """
-        jitter = min(interval.total_seconds() * 0.1, 60)
-        trigger = IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter or None)
+        trigger = IntervalTrigger(seconds=interval.total_seconds(), start_date=_grid_start(job_id, interval))
         options = {"next_run_time": first_run} if first_run is not None else {}
         self._aps.add_job(self._wrap(job_id, job), trigger, id=job_id, name=job_id, replace_existing=True, **options)
 

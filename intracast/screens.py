@@ -17,6 +17,7 @@ from aiohttp import web
 
 from digest.links import Links
 from intracast import __version__
+from intracast.cluster import Cluster, Solo
 from intracast.config import LoadedConfig
 from intracast.health import source_state
 from intracast.ingest import Clock, utcnow
@@ -39,8 +40,10 @@ SIZE_MEMORY = timedelta(days=7)  # a screen off for longer no longer sizes the i
 
 class Screens:
     def __init__(self, loaded: LoadedConfig, store: SqlStore, links: Links, *,
-                 media: MediaUrl | None = None, clock: Clock = utcnow):
+                 media: MediaUrl | None = None, clock: Clock = utcnow, cluster: Cluster | None = None):
+        """`cluster`: the other daemons on the same database, told of overrides (intracast/cluster.py)."""
         config = loaded.config
+        self._cluster = cluster or Solo()
         self.hub = ScreenHub(version=__version__)
         self._media = media
         self.builds = Builds(store, config.playlists, config.screens, clock, self._presenter(loaded),
@@ -131,6 +134,7 @@ class Screens:
         log.info("screens.override id=%d mode=%s screens=%s until=%s by=%s", override_id, mode,
                  ",".join(screens) or "all", until.isoformat() if until else "-", by)
         await self.refresh()
+        await self._cluster.announce("overrides")
         return override_id
 
     async def lift(self, override_id: int, *, by: str) -> bool:
@@ -139,6 +143,7 @@ class Screens:
         if lifted:
             log.info("screens.override_lifted id=%d by=%s", override_id, by)
             await self.refresh()
+            await self._cluster.announce("overrides")
         return lifted
 
     async def pair(self, code: str, screen_id: str, *, by: str) -> bool:

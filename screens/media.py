@@ -40,14 +40,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from PIL import Image, ImageOps
 from pydantic import BaseModel, ByteSize, ConfigDict, Field
 
 from sources.errors import SourceError
 from sources.http import redact
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +172,9 @@ def bucket(side: int, max_side: int) -> int:
 
 def render(body: bytes, side: int) -> Rendition:
     """Decode `body`, refuse what is not a sane image, and fit it in side x side; raises `NotAnImage`."""
+    # Imported here: renders run in the worker processes, so the daemon itself never loads Pillow.
+    from PIL import Image, ImageOps
+
     try:
         with Image.open(io.BytesIO(body), formats=FORMATS) as image:
             width, height = image.size

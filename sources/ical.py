@@ -39,12 +39,11 @@ from __future__ import annotations
 
 import codecs
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import cache
 from html import escape
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-import recurring_ical_events
-from icalendar import Calendar, Component
 from pydantic import AnyHttpUrl, Field
 
 from sources.errors import ParseError
@@ -53,6 +52,10 @@ from sources.item import Item
 from sources.normalise import absolute_url, make_item
 from sources.registry import register
 from sources.remote import Page, Parsed, RemoteOptions, RemoteSource
+
+if TYPE_CHECKING:
+    from icalendar import Calendar, Component
+    from recurring_ical_events import CalendarQuery
 
 
 class IcalOptions(RemoteOptions):
@@ -70,13 +73,16 @@ class IcalOptions(RemoteOptions):
 
 def parse_ical(page: Page, options: IcalOptions) -> Parsed:
     """The occurrences in the window after `page.fetched_at`, one item each, by start."""
+    # Imported here: parsers run in the worker processes, so the daemon itself never loads them (about 4 MB).
+    import recurring_ical_events
+
     calendar = _calendar(page)
     now = page.fetched_at.astimezone(UTC)
     # Floating and all-day events are compared by their wall-clock time in
     # the query's zone, so the window is given in `timezone`.
     window_start = now.astimezone(options.timezone)
     window_end = (now + options.window).astimezone(options.timezone)
-    query = recurring_ical_events.of(calendar, skip_bad_series=True, calendar_query=_Query)
+    query = recurring_ical_events.of(calendar, skip_bad_series=True, calendar_query=_query())
     items = [
         _item(event, page, options)
         for event in query.between(window_start, window_end)
@@ -86,14 +92,22 @@ def parse_ical(page: Page, options: IcalOptions) -> Parsed:
     return Parsed(items)
 
 
-class _Query(recurring_ical_events.CalendarQuery):
-    """Skips a series that cannot be expanded, such as one whose RRULE dateutil cannot read
-    (a ValueError), so that one broken event does not hide the whole agenda."""
+@cache  # one class, made at the first parse: recurring-ical-events is imported then, not with this module
+def _query() -> type[CalendarQuery]:
+    from recurring_ical_events import CalendarQuery
 
-    suppressed_errors = [*recurring_ical_events.CalendarQuery.suppressed_errors, ValueError]
+    class Query(CalendarQuery):
+        """Skips a series that cannot be expanded, such as one whose RRULE dateutil cannot read
+        (a ValueError), so that one broken event does not hide the whole agenda."""
+
+        suppressed_errors = [*CalendarQuery.suppressed_errors, ValueError]
+
+    return Query
 
 
 def _calendar(page: Page) -> Calendar:
+    from icalendar import Calendar  # as in parse_ical: only the parser workers load it
+
     text = _decode(page)
     try:
         calendar = Calendar.from_ical(text)

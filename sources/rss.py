@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any, Literal
 
-import feedparser
 from pydantic import Field
 
 from sources.errors import ParseError
@@ -50,6 +49,9 @@ class RssOptions(RemoteOptions):
 
 def parse_rss(page: Page, options: RssOptions) -> Parsed:
     """The items of one RSS or Atom document; ParseError when it holds no feed."""
+    # Imported here: parsers run in the worker processes, so the daemon itself never loads feedparser.
+    import feedparser
+
     if not page.body.strip():
         raise ParseError("empty body: not an RSS or Atom feed")
     parsed = feedparser.parse(

@@ -8,6 +8,10 @@ server runs as the package's `postgres` user.
 
 Each test asks for a database of its own (`fresh_database`), so tests never
 see each other's rows.
+
+`python -m tests.postgres start|stop FOLDER` runs the same kind of server
+for development (`make postgres`: several daemons on one database, see the
+README), kept in FOLDER between runs, with a database `intracast`.
 """
 
 from __future__ import annotations
@@ -64,12 +68,20 @@ class PostgresServer:
         if self._user is not None:
             account = pwd.getpwnam(self._user)
             os.chown(self.folder, account.pw_uid, account.pw_gid)
-        self._run("initdb", "-D", self.data, "-U", SUPERUSER, "--auth=trust", "--no-sync",
-                  "--encoding=UTF8", "--locale=C")
+        if not (self.data / "PG_VERSION").exists():
+            self._init()
         options = f"-c listen_addresses='' -k {self.socket_dir} -c fsync=off -c synchronous_commit=off " \
                   "-c full_page_writes=off -c max_connections=300"
         self._run("pg_ctl", "-D", self.data, "-o", options, "-l", self.folder / "server.log",
                   "-w", "-t", str(START_TIMEOUT_S), "start")
+
+    def _init(self) -> None:
+        self._run("initdb", "-D", self.data, "-U", SUPERUSER, "--auth=trust", "--no-sync",
+                  "--encoding=UTF8", "--locale=C")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists() and \
+            self._run("pg_ctl", "-D", self.data, "status", check=False) != ""
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
@@ -119,3 +131,25 @@ def _server_user() -> str | None:
     except KeyError as e:
         raise PostgresMissing("running as root and there is no `postgres` user to run the server as") from e
     return "postgres"
+
+
+def main(argv: list[str]) -> None:
+    """`start FOLDER`: start (creating it the first time) and print the database's URL; `stop FOLDER`."""
+    action, folder = argv
+    path = Path(folder).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    server = PostgresServer(path, binaries())
+    if action == "stop":
+        server.stop()
+        return
+    if not server.running():
+        server.start()
+    if not server.psql("SELECT 1 FROM pg_database WHERE datname = 'intracast'").strip():
+        server.psql("CREATE DATABASE intracast")
+    print(server.url("intracast"))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

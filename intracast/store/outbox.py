@@ -14,9 +14,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Column, ColumnElement, Row, and_, case, func, literal, or_, select, update
 
-from digest.store import DeliveryKey, NewDelivery, OutboxRow, OutboxState
+from digest.store import DeliveryKey, NewDelivery, OutboxRow, OutboxState, Settlement
 from intracast.store.base import StoreBase, normalise_email
 from intracast.store.errors import StoreError
 from intracast.store.schema import delivered_items, deliveries
@@ -85,9 +85,11 @@ class OutboxMixin(StoreBase):
     async def claim_pending(self, limit: int, lease: timedelta, now: datetime) -> list[OutboxRow]:
         """Move up to `limit` due rows (pending, or sending with an expired lease) to sending.
 
-        Safe for concurrent callers: the UPDATE repeats the "due" condition, so a
-        row another caller claimed since our SELECT is not updated, and only the
-        rows this UPDATE changed come back.
+        One statement, safe for any number of senders in any number of
+        processes: on PostgreSQL the rows are chosen `FOR UPDATE SKIP LOCKED`,
+        so a sender passes over the rows another is claiming instead of
+        waiting for them (and then finding them taken); SQLite runs the whole
+        UPDATE under its one write lock.
         """
         if lease <= timedelta(0):
             raise ValueError(f"lease must be positive, got {lease}")
@@ -95,31 +97,38 @@ class OutboxMixin(StoreBase):
             and_(deliveries.c.state == OutboxState.PENDING, deliveries.c.next_attempt_at <= now),
             and_(deliveries.c.state == OutboxState.SENDING, deliveries.c.lease_until <= now),
         )
-        candidates = (
+        # A CTE, not a subquery: PostgreSQL may run a subquery again per row, and pick other rows.
+        chosen = (
             select(deliveries.c.id)
             .where(due)
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("chosen")
+        )
+        claim = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(select(chosen.c.id)), due)
+            .values(state=OutboxState.SENDING, lease_until=now + lease)
+            .returning(*OUTBOX_COLUMNS)
         )
         async with self._begin() as conn:
-            ids = list(await conn.scalars(candidates))
-            if not ids:
-                return []
-            claim = (
-                update(deliveries)
-                .where(deliveries.c.id.in_(ids), due)
-                .values(state=OutboxState.SENDING, lease_until=now + lease)
-                .returning(*OUTBOX_COLUMNS)
-            )
             rows = [_outbox_row(row) for row in await conn.execute(claim)]
         return sorted(rows, key=lambda row: (row.next_attempt_at, row.id))
 
+    async def next_due(self) -> datetime | None:
+        pending = select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.state == OutboxState.PENDING)
+        leased = select(func.min(deliveries.c.lease_until)).where(deliveries.c.state == OutboxState.SENDING)
+        async with self._begin() as conn:
+            times = [await conn.scalar(pending), await conn.scalar(leased)]
+        return min((t for t in times if t is not None), default=None)
+
     async def mark_sent(self, row_id: int, reply: str, now: datetime) -> None:
-        await self._settle(row_id, OutboxState.SENT, last_reply=reply, sent_at=now)
+        await self.settle_many([Settlement(row_id, OutboxState.SENT, reply, now)])
 
     async def mark_deferred(self, row_id: int, reply: str, retry_at: datetime) -> None:
         """Back to pending after a temporary failure, due again at `retry_at`."""
-        await self._settle(row_id, OutboxState.PENDING, last_reply=reply, next_attempt_at=retry_at)
+        await self.settle_many([Settlement(row_id, OutboxState.PENDING, reply, retry_at)])
 
     async def release(self, row_ids: list[int]) -> None:
         stmt = (
@@ -131,7 +140,7 @@ class OutboxMixin(StoreBase):
             await conn.execute(stmt)
 
     async def mark_failed(self, row_id: int, reply: str, now: datetime) -> None:
-        await self._settle(row_id, OutboxState.FAILED, last_reply=reply)
+        await self.settle_many([Settlement(row_id, OutboxState.FAILED, reply, now)])
 
     async def delivered_item_ids(self, recipient: str) -> set[int]:
         """Store ids of the items this recipient has already been sent."""
@@ -164,25 +173,55 @@ class OutboxMixin(StoreBase):
             counts = {OutboxState(state): n for state, n in await conn.execute(query)}
         return {state: counts.get(state, 0) for state in OutboxState}
 
-    async def _settle(self, row_id: int, state: OutboxState, **values: Any) -> None:
-        """Record the outcome of an attempt on a row in `sending`.
+    async def settle_many(self, settlements: list[Settlement]) -> None:
+        """Record the outcomes of attempts on rows in `sending`, in one UPDATE.
 
-        A row no longer in `sending` was settled by another sender that
-        reclaimed it after our lease ran out: its outcome stands, and the
-        mail may have gone twice, which an admin should know about.
+        Each row gets its own values through a CASE on its id, and RETURNING
+        names the rows that were still ours (an executemany's rowcount is a
+        sum, and not even that on every driver). A row no longer in `sending`
+        was settled by another sender that reclaimed it after our lease ran
+        out: its outcome stands, and the mail may have gone twice, which an
+        admin should know about.
         """
+        if not settlements:
+            return
+        ids = [s.row_id for s in settlements]
         stmt = (
             update(deliveries)
-            .where(deliveries.c.id == row_id, deliveries.c.state == OutboxState.SENDING)
-            .values(state=state, attempts=deliveries.c.attempts + 1, lease_until=None, **values)
+            .where(deliveries.c.id.in_(ids), deliveries.c.state == OutboxState.SENDING)
+            .values(
+                state=_per_row(deliveries.c.state, {s.row_id: s.state for s in settlements}),
+                last_reply=_per_row(deliveries.c.last_reply, {s.row_id: s.reply for s in settlements}),
+                sent_at=_per_row(deliveries.c.sent_at, _at(settlements, OutboxState.SENT)),
+                next_attempt_at=_per_row(deliveries.c.next_attempt_at, _at(settlements, OutboxState.PENDING)),
+                attempts=deliveries.c.attempts + 1,
+                lease_until=None,
+            )
+            .returning(deliveries.c.id)
         )
         async with self._begin() as conn:
-            if (await conn.execute(stmt)).rowcount == 1:
-                return
-            current = await conn.scalar(select(deliveries.c.state).where(deliveries.c.id == row_id))
-        if current is None:
-            raise StoreError(f"database {self.database}: no delivery with id {row_id}")
-        log.warning("store.outbox_stale id=%d state=%s outcome=%s", row_id, current, state)
+            stale = set(ids) - set(await conn.scalars(stmt))
+            states = select(deliveries.c.id, deliveries.c.state).where(deliveries.c.id.in_(stale))
+            current = {row_id: state for row_id, state in await conn.execute(states)} if stale else {}
+            if missing := sorted(stale - current.keys()):
+                # Raised inside the transaction: a batch is recorded whole or not at all.
+                raise StoreError(f"database {self.database}: no delivery with id {', '.join(map(str, missing))}")
+        for settlement in settlements:
+            if settlement.row_id in current:
+                log.warning("store.outbox_stale id=%d state=%s outcome=%s",
+                            settlement.row_id, current[settlement.row_id], settlement.state)
+
+
+def _per_row(column: Column[Any], values: dict[int, Any]) -> ColumnElement[Any]:
+    """`column` set to each row's own value; a row not in `values` keeps its own."""
+    if not values:
+        return column
+    whens = {row_id: literal(value, column.type) for row_id, value in values.items()}
+    return case(whens, value=deliveries.c.id, else_=column)
+
+
+def _at(settlements: list[Settlement], state: OutboxState) -> dict[int, datetime]:
+    return {s.row_id: s.at for s in settlements if s.state == state}
 
 
 def _outbox_row(row: Row[*tuple[Any, ...]]) -> OutboxRow:

@@ -266,3 +266,14 @@ resubscriptions = Table(
     Column("at", UtcDateTime, nullable=False),
     Index(None, "email", "at"),
 )
+
+# The latest tick of a scheduled job that an instance took on (intracast/claims.py): several daemons on
+# one database each schedule every job, and the one whose claim moves `tick` forward runs it.
+job_claims = Table(
+    "job_claims",
+    metadata,
+    Column("job", String, primary_key=True),
+    Column("tick", UtcDateTime, nullable=False),
+    Column("instance", Text, nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+)

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from intracast.store.admin import AdminMixin
 from intracast.store.clicks import ClicksMixin
+from intracast.store.cluster import ClusterMixin
 from intracast.store.digests import DigestsMixin
 from intracast.store.engine import create_engine, describe
 from intracast.store.fetch_state import FetchStateMixin
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 class SqlStore(
     ItemsMixin, FetchStateMixin, RecipientsMixin, OutboxMixin, DigestsMixin, ClicksMixin, HeartbeatsMixin,
-    OverridesMixin, PairingMixin, AdminMixin,
+    OverridesMixin, PairingMixin, AdminMixin, ClusterMixin,
 ):
     """The store; implements `digest.store.DeliveryStore`, `screens.store.PlaylistStore` and `PairingStore`.
 
@@ -58,16 +59,18 @@ class SqlStore(
 
 
 @asynccontextmanager
-async def open_store(url: str, base_dir: Path, *, migrate: bool = True) -> AsyncIterator[SqlStore]:
+async def open_store(url: str, base_dir: Path, *, migrate: bool = True,
+                     migrate_apart: bool = False) -> AsyncIterator[SqlStore]:
     """Open the database at the config's `storage.url`, closing it on exit.
 
-    `migrate`: upgrade the schema to the code's head first; otherwise the
-    database must already be there (`intracast migrate`). Either way a database
-    newer than the code raises `SchemaTooNewError`.
+    `migrate`: upgrade the schema to the code's head first (`migrate_apart`: in
+    a child process, as the daemon does); otherwise the database must already
+    be there (`intracast migrate`). Either way a database newer than the code
+    raises `SchemaTooNewError`.
     """
     engine = create_engine(url, base_dir)
     try:
-        revision = await (upgrade(engine) if migrate else check_version(engine))
+        revision = await (upgrade(engine, apart=migrate_apart) if migrate else check_version(engine))
         log.info("store.opened database=%s revision=%s", describe(engine.url), revision)
         yield SqlStore(engine)
     finally:

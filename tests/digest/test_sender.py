@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 import logging
 import random
+import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from digest.backends.smtp import SmtpBackend
 from digest.config import SmtpConfig
 from digest.sender import DrainStats, Sender, backoff
 from digest.store import DeliveryKey, NewDelivery, OutboxRow, OutboxState
-from intracast.store import SqlStore, open_store
+from intracast.store import SqlStore, StoreError, open_store
 from tests.digest.smtpd import SENDER, Loopback, RecordingHandler, make_message, opened, smtp_server
 
 T0 = datetime(2025, 3, 10, 8, 30, tzinfo=UTC)
@@ -183,6 +184,47 @@ async def test_a_throttling_server_slows_the_sender_down(store: SqlStore) -> Non
     assert sender.throttle.rate < FAST
     row = (await outbox(store))["throttle@example.org"]
     assert (row.state, row.last_reply) == (OutboxState.PENDING, "421 4.7.0 Too many connections, slow down")
+
+
+async def test_a_store_error_while_recording_reaches_drain_and_stops_the_sending(
+    store: SqlStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recipients = [f"user{n}@example.org" for n in range(20)]
+    await enqueue(store, recipients)
+    with closing(sqlite3.connect(tmp_path / "var" / "t.db")) as db:  # a database that refuses to record a sent row
+        db.execute("CREATE TRIGGER refuse BEFORE UPDATE OF state ON deliveries WHEN NEW.state = 'sent' "
+                   "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+    handler = RecordingHandler()
+    async with smtp(handler, connections=1) as (_, backend):
+        with pytest.raises(StoreError, match="disk says no"):
+            await Sender(store, backend, rate=FAST, clock=Clock(), lease=LEASE).drain()
+    # The first, and the one sent while it was being recorded (one outcome may wait per connection); no more.
+    assert len(handler.messages) == 2
+    unrecorded = [r.getMessage() for r in caplog.records if r.getMessage().startswith("mail.unrecorded ")]
+    assert len(unrecorded) == 2 and all("disk says no" in line for line in unrecorded)
+    # Unrecorded, and untried, rows stay leased: sent again once the lease runs out.
+    assert {row.state for row in (await outbox(store)).values()} == {OutboxState.SENDING}
+
+
+async def test_an_outcome_for_a_row_another_sender_settled_meanwhile_is_logged(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await enqueue(store, ["an@example.org"])
+    handler = RecordingHandler()
+    handler.gate = asyncio.Event()
+    async with smtp(handler, connections=1) as (_, backend):
+        sender = Sender(store, backend, rate=FAST, clock=Clock(), lease=LEASE)
+        with caplog.at_level(logging.WARNING, logger="intracast.store"):
+            async with asyncio.TaskGroup() as tg:
+                draining = tg.create_task(sender.drain())
+                await handler.in_data.wait()
+                [row] = await store.claim_pending(1, LEASE, T0 + LEASE)  # our lease ran out: another sender took it
+                await store.mark_failed(row.id, "550 5.1.1 No such user", T0 + LEASE)
+                handler.gate.set()
+    assert draining.result() == DrainStats(sent=1)
+    assert f"store.outbox_stale id={row.id} state=failed outcome=sent" in caplog.text
+    [settled] = (await outbox(store)).values()
+    assert (settled.state, settled.attempts) == (OutboxState.FAILED, 1)  # theirs stands
 
 
 class BuggyOnce:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from sqlalchemy import event
 
 from intracast.config import load_config
 from intracast.health import source_state
@@ -185,3 +186,56 @@ async def test_failing_longer_than_degraded_after_is_degraded(tmp_path: Path, in
         state = await runtime.store.get_fetch_state("gone")
     assert source_state(options, state, state.failing_since + timedelta(minutes=29)) == "retrying"
     assert source_state(options, state, state.failing_since + timedelta(minutes=30)) == "degraded"
+
+
+class Unchanged:
+    """Many feeds that answer 304 to their ETag, except those listed in `broken`, which answer 503."""
+
+    def __init__(self) -> None:
+        self.broken: set[str] = set()
+        self.app = web.Application()
+        self.app.router.add_get("/{name}", self.feed)
+
+    async def feed(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name in self.broken:
+            return web.Response(status=503)
+        if request.headers.get("If-None-Match") == f'"{name}"':
+            return web.Response(status=304, headers={"ETag": f'"{name}"'})
+        return web.Response(body=rss("One"), content_type="application/rss+xml", headers={"ETag": f'"{name}"'})
+
+
+async def test_a_tick_of_200_sources_reads_their_state_once_and_records_outcomes_in_batches(tmp_path: Path, aiohttp_server) -> None:
+    feeds = Unchanged()
+    server = await aiohttp_server(feeds.app)
+    names = [f"f{n:03d}" for n in range(200)]
+    loaded = load_config(config_for(tmp_path, str(server.make_url("")).rstrip("/"), names), env={})
+    async with open_runtime(loaded) as runtime:
+        first = await asyncio.gather(*(runtime.ingestor.run(n) for n in names))
+        assert sum(o.new for o in first) == 200
+        before = await runtime.store.fetch_states()
+        feeds.broken = set(names[::20])
+        statements: list[tuple[str, int]] = []
+
+        def executed(conn, cursor, statement, parameters, context, executemany) -> None:
+            if "source_state" in statement:
+                statements.append((statement.split()[0].upper(), len(parameters) if executemany else 1))
+
+        engine = runtime.store._engine.sync_engine
+        event.listen(engine, "before_cursor_execute", executed)
+        try:
+            outcomes = await asyncio.gather(*(runtime.ingestor.run(n) for n in names))
+        finally:
+            event.remove(engine, "before_cursor_execute", executed)
+        after = await runtime.store.fetch_states()
+    assert [verb for verb, _ in statements].count("SELECT") == 1, "one read for the whole tick"
+    writes = [rows for verb, rows in statements if verb == "INSERT"]
+    assert sum(writes) == 200 and len(writes) < 100, writes  # executemany batches, not a row each
+    assert sum(o.not_modified for o in outcomes) == 190
+    for name in names:
+        if name in feeds.broken:
+            assert (after[name].consecutive_failures, after[name].last_error_kind) == (1, "http"), name
+            assert after[name].retry_at is not None and after[name].last_success == before[name].last_success
+        else:
+            assert after[name].last_success > before[name].last_success, name
+            assert (after[name].etag, after[name].items_seen, after[name].consecutive_failures) == (f'"{name}"', 1, 0)

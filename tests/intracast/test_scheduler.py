@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from intracast.metrics import Metrics
-from intracast.scheduler import Scheduler
+from intracast.scheduler import EPOCH, Scheduler, tick
 
 TICK = timedelta(milliseconds=50)
 
@@ -106,7 +106,7 @@ async def test_shutdown_cancels_a_job_that_outlives_the_grace_period(scheduler: 
     await asyncio.wait_for(cancelled.wait(), timeout=10)
 
 
-async def test_a_job_without_a_first_run_runs_after_its_interval_and_can_be_rescheduled_or_removed(
+async def test_a_job_without_a_first_run_runs_at_its_grid_s_next_tick_and_can_be_rescheduled_or_removed(
     scheduler: Scheduler,
 ) -> None:
     ran = asyncio.Event()
@@ -116,10 +116,22 @@ async def test_a_job_without_a_first_run_runs_after_its_interval_and_can_be_resc
 
     scheduler.every("tick", job, timedelta(hours=1))
     scheduler.start()
-    first = scheduler.jobs()["tick"]
-    assert first is not None and first - datetime.now(UTC) > timedelta(minutes=50)  # scheduled, not paused
+    first, now = scheduler.jobs()["tick"], datetime.now(UTC)
+    assert first == tick("tick", timedelta(hours=1), now) + timedelta(hours=1)  # scheduled, not paused
     scheduler.every("tick", job, TICK)  # a reload shortened the interval: the job is replaced
     await asyncio.wait_for(ran.wait(), timeout=20)
     scheduler.remove("tick")
     scheduler.remove("tick")  # removing twice is harmless
     assert "tick" not in scheduler.jobs()
+
+
+@pytest.mark.parametrize("interval", [timedelta(seconds=1), timedelta(minutes=15), timedelta(hours=6)])
+def test_every_instance_puts_a_job_s_ticks_on_the_same_grid_and_jobs_spread_out(interval: timedelta) -> None:
+    """Two daemons started at different moments agree which tick a run belongs to (intracast/cluster.py)."""
+    now = datetime(2026, 11, 24, 8, 30, 7, 250_000, tzinfo=UTC)
+    for job in ("source:news", "source:events"):
+        current = tick(job, interval, now)
+        assert current <= now < current + interval
+        assert tick(job, interval, current) == current == tick(job, interval, current + interval * 0.999)
+    offsets = {(tick(f"source:{i}", interval, now) - EPOCH) % interval for i in range(50)}
+    assert len(offsets) > 40 and max(offsets) <= min(interval * 0.1, timedelta(minutes=1))

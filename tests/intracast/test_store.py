@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, event, insert, select, text
 
-from digest.store import DeliveryKey, DeliveryStore, NewDelivery, Outcome, OutboxState, RunOutcome
+from digest.store import DeliveryKey, DeliveryStore, NewDelivery, Outcome, OutboxState, RunOutcome, Settlement
 from intracast.store import (
     Click,
     FetchState,
@@ -395,6 +395,28 @@ async def test_concurrent_claims_never_share_a_row(store: SqlStore) -> None:
     assert sorted(ids + rest) == list(range(1, 21))
 
 
+async def test_senders_in_several_processes_each_get_a_full_batch_of_their_own(db_url: str, tmp_path: Path) -> None:
+    """Senders claiming at the same moment pass over each other's rows (SKIP LOCKED) instead of waiting
+    for them and coming back empty while rows are due."""
+    async with open_store(db_url, tmp_path) as a, open_store(db_url, tmp_path) as b:
+        for minute in range(60):
+            await a.create_delivery(delivery(minute=minute), NOW)
+        batches = await asyncio.gather(*(store.claim_pending(10, LEASE, NOW) for store in (a, b) * 3))
+    assert [len(batch) for batch in batches] == [10] * 6
+    assert len({row.id for batch in batches for row in batch}) == 60
+
+
+async def test_next_due_is_the_first_pending_row_or_lease_end(store: SqlStore) -> None:
+    assert await store.next_due() is None
+    await store.create_delivery(delivery(minute=0), NOW)
+    await store.create_delivery(delivery(minute=1), NOW)
+    [first] = await store.claim_pending(1, LEASE, NOW)
+    await store.mark_deferred(first.id, "421 later", NOW + timedelta(hours=1))
+    assert await store.next_due() == NOW  # the other row has been due since it was queued
+    await store.claim_pending(1, LEASE, NOW)
+    assert await store.next_due() == NOW + LEASE  # leased: claimable again when its lease ends
+
+
 async def test_mark_sent(store: SqlStore) -> None:
     await store.create_delivery(delivery(), NOW)
     [row] = await store.claim_pending(1, LEASE, NOW)
@@ -437,6 +459,51 @@ async def test_a_late_mark_does_not_undo_a_settled_row(
     assert "store.outbox_stale" in caplog.text
     with pytest.raises(StoreError, match="no delivery with id 999"):
         await store.mark_sent(999, "250 OK", NOW)
+
+
+async def test_settle_many_records_each_outcome_in_one_update(
+    store: SqlStore, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for minute in range(4):
+        await store.create_delivery(delivery(minute=minute), NOW)
+    stale, sent, deferred, failed = [row.id for row in await store.claim_pending(4, LEASE, NOW)]
+    [theirs] = await store.claim_pending(1, LEASE, NOW + LEASE)  # our lease ran out: another sender took the oldest
+    await store.mark_sent(theirs.id, "250 theirs", NOW + LEASE)
+    retry_at = NOW + LEASE + timedelta(minutes=2)
+    engine = create_store_engine(db_url, tmp_path)  # the same database, on an engine whose statements we count
+    updates: list[str] = []
+    commits: list[object] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *args: updates.append(statement) if "UPDATE" in statement else None)
+    event.listen(engine.sync_engine, "commit", commits.append)
+    try:
+        with caplog.at_level(logging.WARNING, logger="intracast.store"):
+            await SqlStore(engine).settle_many([
+                Settlement(stale, OutboxState.SENT, "250 ours", NOW + LEASE),
+                Settlement(sent, OutboxState.SENT, "250 OK", NOW + LEASE),
+                Settlement(deferred, OutboxState.PENDING, "421 try later", retry_at),
+                Settlement(failed, OutboxState.FAILED, "550 no such user", NOW + LEASE),
+            ])
+    finally:
+        await engine.dispose()
+    assert (len(updates), len(commits)) == (1, 1)
+    rows = {row.id: row for row in await store.outbox()}
+    assert {row_id: (row.state, row.attempts, row.last_reply) for row_id, row in rows.items()} == {
+        stale: (OutboxState.SENT, 1, "250 theirs"),  # theirs stands
+        sent: (OutboxState.SENT, 1, "250 OK"),
+        deferred: (OutboxState.PENDING, 1, "421 try later"),
+        failed: (OutboxState.FAILED, 1, "550 no such user"),
+    }
+    assert rows[deferred].next_attempt_at == retry_at and rows[sent].next_attempt_at == NOW
+    assert [r.getMessage() for r in caplog.records if "store.outbox_stale" in r.getMessage()] == [
+        f"store.outbox_stale id={stale} state=sent outcome=sent"
+    ]
+    [again] = await store.claim_pending(10, LEASE, retry_at)
+    assert again.id == deferred
+    with pytest.raises(StoreError, match="no delivery with id 999"):  # and nothing of the batch is recorded
+        await store.settle_many([Settlement(again.id, OutboxState.SENT, "250 OK", retry_at),
+                                 Settlement(999, OutboxState.SENT, "250 OK", retry_at)])
+    assert {row.id: row.state for row in await store.outbox()}[deferred] == OutboxState.SENDING
 
 
 async def test_outbox_newest_first_and_counts(store: SqlStore) -> None:
@@ -610,3 +677,23 @@ async def test_concurrent_upserts_of_one_new_item_store_it_once(store: SqlStore)
     results = await asyncio.gather(*(store.upsert_items([item("shared"), item(f"own{i}")], NOW) for i in range(4)))
     assert sum(r.new for r in results) >= 5  # each own item once; "shared" counted by whoever got there
     assert sorted(i.guid for i in await store.get_items("news")) == ["own0", "own1", "own2", "own3", "shared"]
+
+
+# job claims (several daemons on one database)
+
+
+async def test_of_instances_claiming_one_tick_at_once_exactly_one_wins(db_url: str, tmp_path: Path) -> None:
+    """Each instance has a store (an engine and pool) of its own, as separate daemons do."""
+    async with open_store(db_url, tmp_path) as a, open_store(db_url, tmp_path) as b:
+        for minute in range(5):
+            tick = NOW + timedelta(minutes=minute)
+            claims = [store.claim_tick("source:news", tick, name, NOW) for _ in range(4) for name, store in
+                      (("a", a), ("b", b))]
+            assert sum(await asyncio.gather(*claims)) == 1
+
+
+async def test_a_claim_only_moves_a_job_s_tick_forward(store: SqlStore) -> None:
+    assert await store.claim_tick("digest:daily", NOW, "a", NOW)
+    assert not await store.claim_tick("digest:daily", NOW - timedelta(minutes=1), "b", NOW)
+    assert await store.claim_tick("source:news", NOW, "b", NOW)  # another job: its own ticks
+    assert await store.claim_tick("digest:daily", NOW + timedelta(days=1), "b", NOW)
