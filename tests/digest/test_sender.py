@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from digest.backends.smtp import SmtpBackend
 from digest.config import SmtpConfig
-from digest.sender import DrainStats, Sender, backoff
+from digest.sender import UNRECORDED_PER_CONNECTION, DrainStats, Sender, backoff
 from digest.store import DeliveryKey, NewDelivery, OutboxRow, OutboxState
 from intracast.store import SqlStore, StoreError, open_store
 from tests.digest.smtpd import SENDER, Loopback, RecordingHandler, make_message, opened, smtp_server
@@ -198,10 +198,12 @@ async def test_a_store_error_while_recording_reaches_drain_and_stops_the_sending
     async with smtp(handler, connections=1) as (_, backend):
         with pytest.raises(StoreError, match="disk says no"):
             await Sender(store, backend, rate=FAST, clock=Clock(), lease=LEASE).drain()
-    # The first, and the one sent while it was being recorded (one outcome may wait per connection); no more.
-    assert len(handler.messages) == 2
+    # The first, and those sent while it was being recorded (up to UNRECORDED_PER_CONNECTION outcomes
+    # may wait on a connection); then no more.
+    sent = len(handler.messages)
+    assert 1 <= sent <= 1 + UNRECORDED_PER_CONNECTION
     unrecorded = [r.getMessage() for r in caplog.records if r.getMessage().startswith("mail.unrecorded ")]
-    assert len(unrecorded) == 2 and all("disk says no" in line for line in unrecorded)
+    assert len(unrecorded) == sent and all("disk says no" in line for line in unrecorded)
     # Unrecorded, and untried, rows stay leased: sent again once the lease runs out.
     assert {row.state for row in (await outbox(store)).values()} == {OutboxState.SENDING}
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.sender import UNRECORDED_PER_CONNECTION
 from tests.digest.smtpd import Loopback, RecordingHandler, smtp_server
 from tests.intracast.test_digest_faults import (
     DEADLINE,
@@ -134,7 +135,7 @@ async def test_sigkill_while_queuing_then_while_sending_loses_nothing_and_double
     doubled = {recipient for recipient, copies in ids.items() if len(copies) > 1}
     assert {len(copies) for copies in ids.values()} <= {1, 2}
     assert doubled == in_flight, "exactly the messages in flight at the kill arrived twice"
-    assert len(in_flight) <= 2 * MAX_CONNECTIONS  # one on the wire and one unrecorded per connection (digest/recorder.py)
+    assert len(in_flight) <= (1 + UNRECORDED_PER_CONNECTION) * MAX_CONNECTIONS  # on the wire, and unrecorded
     assert outbox_states(config, read_only=False) == {"sent": RECIPIENTS}
     fault_report(f"killed while queuing at {queued.total()} of {RECIPIENTS} queued; killed while sending at "
                  f"{len(at_kill)} received, {len(leased)} rows leased, {len(in_flight)} in flight "
