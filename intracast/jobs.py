@@ -14,6 +14,7 @@ has made yet, so whichever starts first catches a missed window up.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from functools import partial
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 # Screens' hours turn on and off, and relative dates age, between fetches.
 SCREENS_REFRESH = timedelta(minutes=1)
+# How long a digest's start-up check waits for its sources' first fetch: on a new database the
+# items of a missed window are not there before it.
+FIRST_FETCH_WAIT_S = 120
 
 
 class Jobs:
@@ -38,6 +42,8 @@ class Jobs:
         self._cluster, self._clock = cluster, clock
         self._sources: dict[str, timedelta] = {}  # source -> interval, as scheduled
         self._digest_schedules: dict[str, str] = {}  # digest -> cron, as scheduled
+        self._digest_sources: dict[str, list[str]] = {}  # digest -> its sources (empty: all)
+        self._first_tick: dict[str, asyncio.Event] = {}  # source -> set once its first tick has run
         self._screens_on = False
 
     def apply(self, config: Config) -> None:
@@ -61,11 +67,13 @@ class Jobs:
         for name, every in wanted.items():
             if self._sources.get(name) != every:
                 first = self._clock() if name not in self._sources else None  # a new source: fetch it now
+                self._first_tick.setdefault(name, asyncio.Event())
                 self._scheduler.every(f"source:{name}", partial(self._tick, name), every, first_run=first)
         self._sources = wanted
 
     def _apply_digests(self, config: Config) -> None:
         wanted = {d.name: d.schedule for d in config.digests}
+        self._digest_sources = {d.name: list(d.sources) for d in config.digests}
         for name in self._digest_schedules.keys() - wanted.keys():
             self._scheduler.remove(f"digest:{name}")
             self._scheduler.remove(f"digest:{name}:startup")
@@ -85,8 +93,11 @@ class Jobs:
             return  # removed by a reload since this run was scheduled
         now = self._clock()
         job = f"source:{name}"
-        if await self._cluster.claim(job, tick(job, self._sources[name], now), now):
-            await self._fetch(name)
+        try:
+            if await self._cluster.claim(job, tick(job, self._sources[name], now), now):
+                await self._fetch(name)
+        finally:
+            self._first_tick[name].set()
 
     async def _fetch(self, name: str) -> None:
         if name not in self._ingestor.sources:
@@ -112,11 +123,22 @@ class Jobs:
         if name not in self._digest_schedules:
             return  # removed by a reload
         try:
+            if window is None:
+                await self._first_fetches(name)
             now = self._clock()
             if window is None or await self._cluster.claim(f"digest:{name}", window, now):
                 await self._digests.run(name, now, startup=window is None)
         finally:
             self._schedule_digest(name)
+
+    async def _first_fetches(self, digest: str) -> None:
+        """Once the first tick of each of the digest's sources has run (or FIRST_FETCH_WAIT_S passed)."""
+        names = self._digest_sources.get(digest) or list(self._sources)
+        started = [self._first_tick[name].wait() for name in names if name in self._first_tick]
+        try:
+            await asyncio.wait_for(asyncio.gather(*started), FIRST_FETCH_WAIT_S)
+        except TimeoutError:
+            log.warning("digest.sources_not_fetched digest=%s waited=%ds", digest, FIRST_FETCH_WAIT_S)
 
     def _schedule_digest(self, name: str) -> None:
         if name not in self._digest_schedules:

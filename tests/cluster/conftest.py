@@ -1,57 +1,25 @@
 """Several `intracast run` processes on one PostgreSQL database (issue 9), with the suite's own server.
 
-`cluster_config` writes one config that every daemon of a test reads, as a
+`write_config` writes one config that every daemon of a test reads, as a
 shared file would be in production; `daemons(config, n)` runs n of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import textwrap
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
-from aiohttp import web
 from sqlalchemy import make_url
 
 from tests.faults.daemon import Daemon, running
 from tests.postgres import PostgresServer
 
 SECRET = "a-cluster-test-secret-of-enough-length"
-
-
-class NewsFeed:
-    """`/news.rss`: `items` items published an hour before the test, `version` in every title; ETag and 304.
-
-    `hits` holds when each request came (monotonic time).
-    """
-
-    def __init__(self, items: int) -> None:
-        self.items, self.version = items, 0
-        self.hits: list[float] = []
-        self.published = format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)
-        self.app = web.Application()
-        self.app.router.add_get("/news.rss", self.serve)
-
-    async def serve(self, request: web.Request) -> web.Response:
-        self.hits.append(time.monotonic())
-        entries = "".join(
-            f"<item><title>Nieuws {n} v{self.version}</title><link>https://intranet.example.org/news/{n}</link>"
-            f"<guid>news-{n}</guid><pubDate>{self.published}</pubDate></item>"
-            for n in range(self.items)
-        )
-        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Nieuws</title>{entries}</channel></rss>'
-        etag = f'"{hashlib.sha256(body.encode()).hexdigest()[:16]}"'
-        if request.headers.get("If-None-Match") == etag:
-            return web.Response(status=304, headers={"ETag": etag})
-        return web.Response(text=body, content_type="application/rss+xml", headers={"ETag": etag})
 
 
 @pytest.fixture

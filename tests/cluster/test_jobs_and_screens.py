@@ -9,7 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.cluster.conftest import NewsFeed, daemons, query, write_config
+from tests.cluster.conftest import daemons, query, write_config
+from tests.newsfeed import NewsFeed
 from tests.faults.daemon import Daemon
 from tests.intracast.test_daemon import browser_jar, next_event
 

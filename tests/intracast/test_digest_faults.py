@@ -31,6 +31,10 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
+
+from tests.newsfeed import NewsFeed
+
 T = TypeVar("T")
 
 MAX_CONNECTIONS = 4
@@ -275,3 +279,34 @@ async def test_a_window_missed_longer_ago_than_grace_is_not_sent_at_start_up(tmp
     assert ran.rstrip().endswith("recipients=3 not_due=3"), ran
     assert "digest.missed_window" not in stderr.text
     assert mails(config) == []
+
+
+async def test_a_first_start_after_a_missed_window_sends_it_with_the_items_of_its_first_fetch(
+    tmp_path: Path, aiohttp_server,
+) -> None:
+    """A new database has no items before the first fetch: the start-up check waits for it (intracast/jobs.py)."""
+    feed = NewsFeed(items=2)
+    release = asyncio.Event()
+    held = web.Application()
+
+    async def slow_feed(request: web.Request) -> web.Response:
+        await release.wait()  # the feed answers only once the daemon is up and its start-up check is due
+        return await feed.serve(request)
+
+    held.router.add_get("/news.rss", slow_feed)
+    url = str((await aiohttp_server(held)).make_url("/news.rss"))
+    schedule, _ = hours_ago(0)
+    config = write_config(tmp_path, schedule=schedule, grace="12h", listed=LISTED)
+    config.write_text(re.sub(r"  - \{name: news, type: static.*\n", f"  - {{name: news, type: rss, url: '{url}'}}\n",
+                             config.read_text()))
+    proc, stderr = await run_daemon(config)
+    try:
+        await asyncio.wait_for(stderr.line(r"daemon\.started"), DEADLINE)
+        release.set()
+        arrived = before_exit(proc, mails_for(config, len(LISTED)), lambda: stderr.text)
+        assert await asyncio.wait_for(arrived, DEADLINE) == sorted(LISTED)
+    finally:
+        code = await stop_daemon(proc, stderr)
+    assert code == 0, stderr.text
+    box = mailbox.Maildir(maildir(config), create=False)
+    assert all("Nieuws 1 v0" in box.get_message(key).as_string() for key in box.keys())
