@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from sqlalchemy import make_url
 
-from intracast.store import SqlStore
+from intracast.store import SqlStore, StoreError
 
 if TYPE_CHECKING:
     import asyncpg
@@ -102,7 +102,12 @@ class Postgres:
         return won
 
     async def announce(self, topic: Topic) -> None:
-        await self._store.notify(CHANNEL, json.dumps({"instance": self.instance, "topic": topic}))
+        """Never raises: what this instance did stands, and the others see it at their next
+        minute's refresh (screens) or poll (the sender) if they cannot be told now."""
+        try:
+            await self._store.notify(CHANNEL, json.dumps({"instance": self.instance, "topic": topic}))
+        except StoreError as e:
+            log.warning("cluster.announce_failed topic=%s error=%r", topic, str(e))
 
     def on(self, topic: Topic, handler: Handler) -> None:
         self._handlers.setdefault(topic, []).append(handler)
