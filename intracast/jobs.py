@@ -77,15 +77,15 @@ class Jobs:
         for name in self._digest_schedules.keys() - wanted.keys():
             self._scheduler.remove(f"digest:{name}")
             self._scheduler.remove(f"digest:{name}:startup")
+        before, self._digest_schedules = self._digest_schedules, wanted
         for name, schedule in wanted.items():
-            if name not in self._digest_schedules:
+            if name not in before:
                 # A window missed while the daemon was down (or before the digest existed) runs now,
-                # within the digest's grace.
+                # within the digest's grace; the next window is on the schedule meanwhile.
                 self._scheduler.once(f"digest:{name}:startup", partial(self._digest, name, window=None),
                                      self._clock())
-            elif self._digest_schedules[name] != schedule:
+            if before.get(name) != schedule:
                 self._schedule_digest(name)
-        self._digest_schedules = wanted
 
     async def _tick(self, name: str) -> None:
         """A source's interval tick: fetched by the instance that claims it."""
