@@ -14,7 +14,7 @@ import importlib
 from bench.report import machine
 
 # scenario -> its module; each has SIZES and run(size) -> Report
-SCENARIOS = {name: f"bench.{name}" for name in ("ingest", "digest", "screens", "memory", "corpus")}
+SCENARIOS = {name: f"bench.{name}" for name in ("ingest", "digest", "screens", "memory", "corpus", "scale")}
 
 
 def main(argv: list[str] | None = None) -> None:

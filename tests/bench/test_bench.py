@@ -26,6 +26,7 @@ CHECKS = {
     "screens": ["latency_p99_s", "rps_vs_constant"],
     "memory": ["idle_peak_rss_mb", "digest_peak_rss_mb"],
     "corpus": [],
+    "scale": ["messages_off_by", "latency_p99_s"],
 }
 
 
