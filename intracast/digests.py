@@ -34,6 +34,7 @@ from intracast.store import SqlStore
 log = logging.getLogger(__name__)
 
 MAILDIR_RATE = 1000.0
+WAKE_EVERY = 100  # recipients done in a run between two wake-ups of the sender
 MAILDIR_RETRY_FOR = timedelta(hours=24)
 
 
@@ -117,10 +118,17 @@ class Digests:
         so no recipient gets two digests for one stretch of time.
         """
         recipients = [r for r in self.recipients() if only is None or r.key == only.lower()]
+
+        def progressed(done: int, total: int) -> None:
+            if done % WAKE_EVERY == 0:
+                self.wake.set()  # the sender starts on what is queued while the run goes on
+            if progress is not None:
+                progress(done, total)
+
         async with self._store.exclusive(f"digest:{name}") if not dry_run else nullcontext():
             stats = await self.run_for(self.digest(name)).run(recipients, now, catchup=catchup, dry_run=dry_run,
                                                                record_not_due=not startup, manual=manual,
-                                                               progress=progress)
+                                                               progress=progressed)
         if self._metrics and not dry_run:
             for outcome, count in stats.outcomes.items():
                 self._metrics.digest_outcomes.labels(name, outcome.value).inc(count)

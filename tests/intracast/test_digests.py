@@ -14,7 +14,7 @@ import pytest
 
 from digest.store import Outcome
 from intracast.config import LoadedConfig, load_config
-from intracast.digests import Digests
+from intracast.digests import WAKE_EVERY, Digests
 from intracast.runtime import open_runtime
 from sources.item import Item
 from tests.digest.smtpd import RecordingHandler, smtp_server
@@ -311,3 +311,23 @@ async def test_a_reload_that_changes_the_mail_server_mid_run_loses_and_doubles_n
     both = first.recipients() + second.recipients()
     assert both == {p: 1 for p in people}
     assert first.recipients() and second.recipients()
+
+
+async def test_a_long_run_wakes_the_sender_before_it_ends(tmp_path: Path) -> None:
+    """Mail starts going out while a large run is still queueing, not after it (or at the next poll)."""
+    config = write_config(tmp_path, "".join(f"- {{email: r{n}@example.org}}\n" for n in range(WAKE_EVERY + 1)))
+    loaded = load_config(config, env={})
+    async with open_runtime(loaded) as runtime:
+        await runtime.store.upsert_items([news("canteen", AMS_0830 - timedelta(hours=2))], AMS_0830)
+        digests, clock = make_digests(loaded, runtime)
+        clock.now = AMS_0830 + timedelta(minutes=1)
+        digests.wake.clear()
+        woken_at: list[int] = []
+
+        def progress(done: int, total: int) -> None:
+            if digests.wake.is_set() and not woken_at:
+                woken_at.append(done)
+
+        stats = await digests.run("daily", clock.now, progress=progress)
+    assert stats.outcomes == {Outcome.QUEUED: WAKE_EVERY + 1}
+    assert woken_at == [WAKE_EVERY]
