@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -74,6 +75,10 @@ class DigestConfig(_Strict):
     unsubscribe_mailto: EmailStr | None = Field(
         None, description="A mailbox you process: offered in List-Unsubscribe beside the one-click https link"
     )
+
+    def reaches(self, groups: Iterable[str]) -> bool:
+        """Whether someone in `groups` is in this digest's audience (an empty audience is everyone)."""
+        return not self.audience or not set(self.audience).isdisjoint(groups)
 
 
 class RecipientConfig(_Strict):

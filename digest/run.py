@@ -110,7 +110,7 @@ class DigestRun:
             return outcome(Outcome.UNSUBSCRIBED)
         if _frequency(recipient, preferences) == "off":
             return outcome(Outcome.FREQUENCY_OFF)
-        if self.digest.audience and set(self.digest.audience).isdisjoint(recipient.groups):
+        if not self.digest.reaches(recipient.groups):
             return outcome(Outcome.NOT_IN_AUDIENCE)
         if window is None:
             return outcome(Outcome.NOT_DUE)

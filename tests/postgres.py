@@ -80,8 +80,8 @@ class PostgresServer:
                   "--encoding=UTF8", "--locale=C")
 
     def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists() and \
-            self._run("pg_ctl", "-D", self.data, "status", check=False) != ""
+        """`pg_ctl status` says so (a postmaster.pid left by a crash does not count)."""
+        return self._run("pg_ctl", "-D", self.data, "status", check=False).returncode == 0
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
@@ -94,20 +94,21 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         return self._run("psql", "-h", self.socket_dir, "-U", SUPERUSER, "-d", database,
-                         "-v", "ON_ERROR_STOP=1", "-Atqc", sql, binary=shutil.which("psql"))
+                         "-v", "ON_ERROR_STOP=1", "-Atqc", sql, binary=shutil.which("psql")).stdout
 
     def log(self) -> str:
         path = self.folder / "server.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def _run(self, tool: str, *args: object, check: bool = True, binary: str | None = None) -> str:
+    def _run(self, tool: str, *args: object, check: bool = True,
+             binary: str | None = None) -> subprocess.CompletedProcess[str]:
         command = [binary or str(self._bin / tool), *map(str, args)]
         if self._user is not None and tool != "psql":
             command = ["runuser", "-u", self._user, "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, timeout=START_TIMEOUT_S)
         if check and done.returncode != 0:
             raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.strip()}\n{self.log()[-2000:]}")
-        return done.stdout
+        return done
 
 
 @contextmanager

@@ -80,8 +80,7 @@ class Preview:
     @property
     def outside_audience(self) -> bool:
         """The schedule skips them; the preview shows what they would get all the same, as the CLI's does."""
-        audience = self.digest.audience
-        return bool(self.recipient and audience and set(audience).isdisjoint(self.recipient.groups))
+        return self.recipient is not None and not self.digest.reaches(self.recipient.groups)
 
 
 def mount(site: Site) -> None:

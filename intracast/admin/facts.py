@@ -17,7 +17,6 @@ from intracast.health import is_online, source_state
 from intracast.store import SqlStore
 from intracast.store.admin import OutboxTally
 
-# A player beats every few seconds; two minutes of silence is a screen that is off or lost.
 SOURCE_STATES = ("healthy", "retrying", "degraded", "pending")
 
 

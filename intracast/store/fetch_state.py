@@ -83,6 +83,11 @@ class FetchStateMixin(StoreBase):
             self._write_states, max_size=BATCH_SIZE, name=f"database {self.database}: fetch state writes"
         )
 
+    async def _close_fetch_state(self) -> None:
+        """Before the engine goes: a batch still in flight would run on a disposed engine."""
+        await self._state_reads.aclose()
+        await self._state_writes.aclose()
+
     async def get_fetch_state(self, source: str) -> FetchState | None:
         return await self._state_reads.load(source)
 

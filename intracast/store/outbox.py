@@ -120,7 +120,7 @@ class OutboxMixin(StoreBase):
         pending = select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.state == OutboxState.PENDING)
         leased = select(func.min(deliveries.c.lease_until)).where(deliveries.c.state == OutboxState.SENDING)
         async with self._begin() as conn:
-            times = [await conn.scalar(pending), await conn.scalar(leased)]
+            times = (await conn.execute(select(pending.scalar_subquery(), leased.scalar_subquery()))).one()
         return min((t for t in times if t is not None), default=None)
 
     async def mark_sent(self, row_id: int, reply: str, now: datetime) -> None:

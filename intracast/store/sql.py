@@ -48,6 +48,10 @@ class SqlStore(
     Make one with `open_store`, which owns the engine. Raises `StoreError`.
     """
 
+    async def aclose(self) -> None:
+        """Stop the store's own tasks (batched calls in flight); `open_store` calls it before the engine goes."""
+        await self._close_fetch_state()
+
     async def ping(self) -> None:
         """Raise `StoreError` unless the database answers."""
         async with self._begin() as conn:
@@ -72,6 +76,10 @@ async def open_store(url: str, base_dir: Path, *, migrate: bool = True,
     try:
         revision = await (upgrade(engine, apart=migrate_apart) if migrate else check_version(engine))
         log.info("store.opened database=%s revision=%s", describe(engine.url), revision)
-        yield SqlStore(engine)
+        store = SqlStore(engine)
+        try:
+            yield store
+        finally:
+            await store.aclose()
     finally:
         await engine.dispose()

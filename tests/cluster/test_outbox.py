@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import re
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -75,21 +76,31 @@ async def test_two_daemons_send_a_2000_recipient_digest_once_and_one_killed_midw
         victim = await start(config, "run", "--listen", "127.0.0.1:0", stdout=asyncio.subprocess.DEVNULL)
         victim_log = Log(victim.stderr)
         try:
+            await asyncio.wait_for(victim_log.find(r"daemon\.started"), DEADLINE)  # up before the other starts
             async with daemons(config, 1) as [survivor]:
                 await survivor.within(until(lambda: len(handler.messages) >= recipients // 4), "a quarter sent")
                 await kill(victim)
                 # A message can go twice only if its row was leased, unrecorded, when its sender died.
-                leased = {row["recipient"] for row in
-                          await query(database, "SELECT recipient FROM deliveries WHERE state = 'sending'")}
+                leased_rows = await query(database, "SELECT id, recipient, lease_until FROM deliveries "
+                                                    "WHERE state = 'sending'")
                 received_at_kill = len(handler.messages)
                 await survivor.within(until(lambda: len(handler.recipients()) >= recipients), "every digest", DEADLINE)
                 await survivor.within(until(lambda: _all_sent(database, recipients)), "the outbox settled")
         finally:
             await kill(victim)
             await victim_log.close()
+    leased = {row["recipient"] for row in leased_rows}
     doubled = assert_one_digest_each(handler, recipients, leased)
     assert len(doubled) <= (1 + UNRECORDED_PER_CONNECTION) * MAX_CONNECTIONS, f"{len(doubled)} doubled"
+    assert received_at_kill < recipients, "the kill came before the end"
+    # The survivor finished the victim's run: it sent rows the victim had leased (only after that lease
+    # ran out could anyone take them), or it queued the recipients the victim's run had not reached.
+    sent_at = {row["id"]: row["sent_at"] for row in await query(database, "SELECT id, sent_at FROM deliveries")}
+    reclaimed = sum(sent_at[row["id"]] >= row["lease_until"] for row in leased_rows)
+    queued = [int(n) for n in re.findall(r"digest\.ran digest=daily .*queued=(\d+)", survivor.log.text)]
+    assert reclaimed or any(queued), f"nothing of the victim's was left to the survivor:\n{victim_log.text}"
     print(f"killed one of two daemons at {received_at_kill} of {recipients} received, {len(leased)} rows leased, "
+          f"{reclaimed} of them sent by the survivor after the lease, survivor queued {sum(queued)}; "
           f"{len(doubled)} doubled")
 
 
