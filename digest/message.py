@@ -7,7 +7,9 @@ List-Unsubscribe-Post (RFC 8058), Auto-Submitted (RFC 3834).
 
 Every header goes through `email.message.EmailMessage` with the SMTP policy,
 which refuses CR and LF in header values and encodes non-ASCII display names
-and subjects, so no item title or recipient name can add a header.
+and subjects, so no item title or recipient name can add a header. The
+headers that machines parse (List-Unsubscribe, List-Id, Message-ID) are
+written as plain ASCII in their RFC's syntax, never encoded (digest/headers.py).
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime, timezone
-from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
-from email.utils import format_datetime, formataddr, quote
+from email.charset import Charset
+from email.utils import format_datetime, quote
 from urllib.parse import urlsplit
 
+from digest.headers import MAIL_POLICY
 from digest.render import Rendered
 from digest.store import DeliveryKey
 
@@ -30,6 +33,7 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _DOT_ATOM = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 # Inside <...> in List-Unsubscribe these would end the URL or split the list.
 _UNSAFE_IN_ANGLES = re.compile(r"[\s<>,\"]")
+_UTF8 = Charset("utf-8")
 
 
 def message_id(key: DeliveryKey, domain: str) -> str:
@@ -64,7 +68,7 @@ def build_message(
     """The digest mail. `list_id` is the list's identifier (`daily.intranet.example.org`)."""
     if date.tzinfo is None:
         raise ValueError("the Date of a digest must be timezone-aware")
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = Address(sender_name, addr_spec=sender)
     message["To"] = Address(to_name, addr_spec=to_email)
     message["Subject"] = rendered.subject
@@ -108,7 +112,9 @@ def _list_id(name: str, list_id: str) -> str:
         raise ValueError(f"List-Id must look like label.example.org, got {list_id!r}")
     if name.isascii():
         return f'"{quote(name)}" <{list_id}>'
-    return formataddr((name, list_id), charset="utf-8")
+    # Ten characters are at most 40 bytes of UTF-8: each word stays under RFC 2047's 75 characters.
+    words = (_UTF8.header_encode(name[i:i + 10]) for i in range(0, len(name), 10))
+    return f"{' '.join(words)} <{list_id}>"
 
 
 def _list_unsubscribe(url: str, mailto: str | None) -> str:
@@ -120,6 +126,6 @@ def _list_unsubscribe(url: str, mailto: str | None) -> str:
 
 
 def _target(url: str, schemes: tuple[str, ...]) -> str:
-    if urlsplit(url).scheme not in schemes or _UNSAFE_IN_ANGLES.search(url):
+    if urlsplit(url).scheme not in schemes or not url.isascii() or _UNSAFE_IN_ANGLES.search(url):
         raise ValueError(f"unusable List-Unsubscribe target: {url!r}")
     return url

@@ -73,7 +73,10 @@ def test_raw_headers_are_ascii_and_encoded() -> None:
     assert b"To: =?utf-8?q?Zo=C3=AB?= de Vries <zoe@example.org>\r\n" in head
     assert re.search(rb"\r\nSubject: [^\r]*=\?utf-8\?", head)
     assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in head
-    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    # 78 is RFC 5322's recommendation; the headers that machines parse keep their one token whole (998 at most).
+    machine_read = (b"Message-ID: ", b"List-Id: ", b"List-Unsubscribe: ")
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n") if not line.startswith(machine_read))
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
 
 
 def test_parts_text_first_then_html() -> None:
@@ -110,6 +113,28 @@ def test_non_ascii_sender_name_in_list_id() -> None:
     mail = parsed(build(sender_name="Plék"))
     assert mail["From"].addresses[0].display_name == "Plék"
     assert str(mail["List-Id"]) == "Plék daily <daily.intranet.example.org>"
+
+
+def test_a_long_non_ascii_list_name_is_short_encoded_words_then_the_plain_id() -> None:
+    name = "Zorggroep Één Noord-Holland — het dagelijkse overzicht"
+    raw = build(sender_name=name).as_bytes()
+    [list_id] = re.findall(rb"^List-Id: ([^\r]*)\r\n", raw, flags=re.MULTILINE)
+    *words, identifier = list_id.split(b" ")
+    assert identifier == b"<daily.intranet.example.org>"
+    assert words and all(re.fullmatch(rb"=\?utf-8\?[qb]\?[!-~]+\?=", w) and len(w) <= 75 for w in words)
+    assert str(parsed(build(sender_name=name))["List-Id"]) == f"{name} daily <daily.intranet.example.org>"
+
+
+def test_a_mailto_beside_a_long_link_folds_between_the_entries_only() -> None:
+    long_url = "https://intracast.example.org/u/" + "x" * 120
+    raw = build(unsubscribe_url=long_url).as_bytes()
+    assert (f"\r\nList-Unsubscribe: <{long_url}>,\r\n <mailto:unsubscribe@intranet.example.org?subject=tok.abc>\r\n"
+            .encode() in raw)
+
+
+def test_a_non_ascii_unsubscribe_target_is_refused() -> None:
+    with pytest.raises(ValueError, match="List-Unsubscribe"):
+        build(unsubscribe_url="https://intracast.example.org/u/café")
 
 
 def test_list_id_must_be_a_list_id() -> None:
