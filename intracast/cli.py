@@ -9,14 +9,24 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from intracast import __version__
 from intracast.config import ConfigError, LoadedConfig, config_model, load_config
+from intracast.ingest import Clock, utcnow
 from intracast.logs import configure_logging
 from intracast.store import StoreError
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What every command is given: the config file, and the clock that says what "now" and "today" are."""
+
+    config: Path
+    clock: Clock
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,17 +40,18 @@ from intracast.store import StoreError
 def main(ctx: click.Context, config_path: Path, log_level: str, log_format: str) -> None:
     """intracast: intranet items by email digest and on office screens."""
     configure_logging(log_level, log_format)  # type: ignore[arg-type]
-    ctx.obj = config_path
+    # A test passes its own clock as click's `obj`, so "today" is the same at any hour.
+    ctx.obj = Invocation(config_path, clock=ctx.obj or utcnow)
 
 
 def _load(ctx: click.Context) -> LoadedConfig:
     try:
-        loaded = load_config(ctx.obj)
+        loaded = load_config(ctx.obj.config)
     except ConfigError as e:
         for problem in e.problems:
             click.echo(str(problem), err=True)
         errors = sum(p.severity == "error" for p in e.problems)
-        click.echo(f"{ctx.obj}: {errors} problem(s); nothing was started", err=True)
+        click.echo(f"{ctx.obj.config}: {errors} problem(s); nothing was started", err=True)
         sys.exit(1)
     for warning in loaded.warnings:
         click.echo(str(warning), err=True)
@@ -63,14 +74,14 @@ def run(ctx: click.Context, listen: str | None) -> None:
 def check(ctx: click.Context) -> None:
     """Validate the config: one line per problem (FILE:LINE:COL: key.path: message)."""
     try:
-        loaded = load_config(ctx.obj)
+        loaded = load_config(ctx.obj.config)
     except ConfigError as e:
         for problem in e.problems:
             click.echo(str(problem))
         sys.exit(1)
     for warning in loaded.warnings:
         click.echo(str(warning))
-    click.echo(f"{ctx.obj}: OK ({_summary(loaded)})")
+    click.echo(f"{ctx.obj.config}: OK ({_summary(loaded)})")
 
 
 def _summary(loaded: LoadedConfig) -> str:

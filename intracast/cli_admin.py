@@ -9,7 +9,6 @@ import click
 
 from intracast.admin.facts import Facts, gather
 from intracast.admin.passwords import hash_password
-from intracast.ingest import utcnow
 
 
 @click.group()
@@ -42,7 +41,7 @@ def status(ctx: click.Context) -> None:
 
     async def facts() -> Facts:
         async with open_store(config.storage.url, loaded.base_dir, migrate=False) as store:
-            return await gather(config, loaded.path, store, utcnow(), problems=[])
+            return await gather(config, loaded.path, store, ctx.obj.clock(), problems=[])
 
     modified = datetime.fromtimestamp(loaded.path.stat().st_mtime, config.intranet.timezone)
     for line in status_lines(_store_guard(facts), modified, warnings=len(loaded.warnings)):

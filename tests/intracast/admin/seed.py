@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 from digest.store import DeliveryKey, NewDelivery
 from intracast.store import RecipientRow, SqlStore
 from screens.store import Heartbeat
 from sources.item import Item
 
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")  # the test configs' intranet.timezone
 LEASE = timedelta(minutes=5)
 HTML = ('<html><body><h1>Nieuw op Plek</h1><p>Canteen closed Friday</p>'
         '<script>document.title = "ran"</script></body></html>')
@@ -42,10 +44,11 @@ async def seed(store: SqlStore, now: datetime) -> None:
 
 
 async def _outbox(store: SqlStore, now: datetime) -> None:
-    """Today: one sent, one deferred, one failed, one queued; and one sent yesterday (Amsterdam time)."""
-    plan = [("sent@example.org", "sent", now - timedelta(hours=1)), ("later@example.org", "deferred", now),
-            ("bounce@example.org", "failed", now), ("queued@example.org", "queued", now),
-            ("yesterday@example.org", "sent", now - timedelta(hours=12))]
+    """Today: one sent, one deferred, one failed, one queued; and one sent yesterday (Amsterdam time), at any hour."""
+    midnight = now.astimezone(AMSTERDAM).replace(hour=0, minute=0, second=0, microsecond=0)
+    plan = [("sent@example.org", "sent", max(now - timedelta(hours=1), midnight)),
+            ("later@example.org", "deferred", now), ("bounce@example.org", "failed", now),
+            ("queued@example.org", "queued", now), ("yesterday@example.org", "sent", midnight - timedelta(hours=1))]
     for i, (to, outcome, created) in enumerate(plan):
         key = DeliveryKey("daily", to, now.replace(hour=7, minute=30) - timedelta(days=i))
         await store.create_delivery(NewDelivery(key, f"<m{i}@intranet.example.org>", "digest@intranet.example.org",

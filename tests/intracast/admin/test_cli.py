@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ from click.testing import CliRunner
 
 from intracast.admin.passwords import verify_password
 from intracast.cli import main
-from intracast.ingest import utcnow
 from intracast.store import open_store
 from tests.intracast.admin.conftest import password_hash, write_config
 from tests.intracast.admin.seed import seed
@@ -27,16 +27,24 @@ def keep_logging() -> Iterator[None]:
     root.handlers[:], root.level = handlers, level
 
 
-def test_status_prints_the_overview_one_fact_per_line(tmp_path: Path) -> None:
+# "Today" in Amsterdam, whatever the hour the suite runs: 00:30 (the day that just began), midday, 23:59 (the
+# day about to end), and the two DST switch days. `seed` puts one sent message 12 hours before each.
+NOWS = [datetime(2026, 12, 8, 23, 30, tzinfo=UTC), datetime(2026, 12, 8, 11, 0, tzinfo=UTC),
+        datetime(2026, 12, 8, 22, 59, tzinfo=UTC), datetime(2027, 3, 28, 10, 0, tzinfo=UTC),
+        datetime(2027, 10, 31, 22, 30, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize("now", NOWS, ids=lambda now: now.isoformat(timespec="minutes"))
+def test_status_prints_the_overview_one_fact_per_line(tmp_path: Path, now: datetime) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9")
 
     async def prepare() -> None:
         async with open_store("sqlite:///var/test.db", tmp_path) as store:
-            await seed(store, utcnow())
+            await seed(store, now)
 
     asyncio.run(prepare())
     result = CliRunner().invoke(main, ["-c", str(config), "status"],
-                                env={"INTRACAST_ADMIN_PASSWORD_HASH": password_hash()})
+                                env={"INTRACAST_ADMIN_PASSWORD_HASH": password_hash()}, obj=lambda: now)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["version", "config", "sources", "screens", "messages today"]
