@@ -11,16 +11,20 @@ CONFIG ?= config/intracast.yaml
 run: $(VENV)/.installed-run
 	$(BIN)/intracast -c $(CONFIG) run
 
+# After the suite, the tests marked `clock` run again at 23:40, 00:30 and 12:00 in Amsterdam and on both
+# DST switch nights (tools/clock_sweep.py, under Debian's faketime): CI runs at whatever hour a session ends.
 test: $(VENV)/.installed-test debian-packages
 	$(BIN)/pytest
+	$(BIN)/python tools/clock_sweep.py
 
 # The player tests drive Debian's chromium (Playwright's own browser download
 # cannot be used here) and the store tests run on a PostgreSQL server of their
 # own (tests/postgres.py) as well as SQLite; installed once, with root or sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBIAN_PACKAGES := chromium fonts-dejavu-core postgresql
+DEBIAN_PACKAGES := chromium fonts-dejavu-core postgresql faketime
 debian-packages:
-	@command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null && command -v faketime >/dev/null && \
+	  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  $(DEBIAN_PACKAGES) >/dev/null; }

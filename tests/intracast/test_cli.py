@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import sqlite3
@@ -114,6 +116,7 @@ def test_every_example_config_passes_check() -> None:
         assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.clock
 def test_digest_preview_send_and_why_on_the_demo(demo_config: Path) -> None:
     config = ["-c", str(demo_config)]
     assert intracast(*config, "fetch", "--store").returncode == 0

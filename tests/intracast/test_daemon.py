@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import os
 import re
@@ -47,6 +49,7 @@ async def poll_health(session: aiohttp.ClientSession, url: str) -> tuple[int, di
         await asyncio.sleep(0.05)  # polling interval, bounded by the caller's deadline
 
 
+@pytest.mark.clock
 async def test_shipped_config_serves_healthz_and_exits_0_on_sigterm(demo_config: Path) -> None:
     proc = await start_daemon(demo_config, "run", "--listen", "127.0.0.1:0")
     try:

@@ -13,6 +13,8 @@ controlled clock.
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import csv
 import mailbox
@@ -247,6 +249,7 @@ async def stop_daemon(proc: asyncio.subprocess.Process, stderr: Stderr) -> int:
 LISTED = ("an@example.org", "bo@example.org", "cy@example.org")
 
 
+@pytest.mark.clock
 async def test_a_daemon_down_at_send_time_sends_the_missed_window_at_start_up(tmp_path: Path) -> None:
     schedule, missed = hours_ago(2)
     config = write_config(tmp_path, schedule=schedule, grace="12h", listed=LISTED)
@@ -266,6 +269,7 @@ async def test_a_daemon_down_at_send_time_sends_the_missed_window_at_start_up(tm
     assert all(window in message_id for message_id in mails(config, "Message-ID")), mails(config, "Message-ID")
 
 
+@pytest.mark.clock
 async def test_a_window_missed_longer_ago_than_grace_is_not_sent_at_start_up(tmp_path: Path) -> None:
     schedule, _ = hours_ago(2)
     config = write_config(tmp_path, schedule=schedule, grace="1h", listed=LISTED)
@@ -281,6 +285,7 @@ async def test_a_window_missed_longer_ago_than_grace_is_not_sent_at_start_up(tmp
     assert mails(config) == []
 
 
+@pytest.mark.clock
 async def test_a_first_start_after_a_missed_window_sends_it_with_the_items_of_its_first_fetch(
     tmp_path: Path, aiohttp_server,
 ) -> None:

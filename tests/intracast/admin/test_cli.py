@@ -35,6 +35,7 @@ NOWS = [datetime(2026, 12, 8, 23, 30, tzinfo=UTC), datetime(2026, 12, 8, 11, 0, 
 
 
 @pytest.mark.parametrize("now", NOWS, ids=lambda now: now.isoformat(timespec="minutes"))
+@pytest.mark.clock
 def test_status_prints_the_overview_one_fact_per_line(tmp_path: Path, now: datetime) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9")
 
