@@ -4,6 +4,7 @@ the good sources still deliver, and health and backoff say what happened."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import textwrap
 from collections import Counter
@@ -77,8 +78,7 @@ class Intranet:
         return web.Response(body=rss(*["x" * 100] * 2000), content_type="application/rss+xml")
 
     async def bomb(self, request):
-        body = gzip.compress(b"<rss>" + b" " * (64 * 2**20))
-        return web.Response(body=body, headers={"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"})
+        return web.Response(body=bomb(), headers={"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"})
 
     async def loop(self, request):
         raise web.HTTPFound("/loop")
@@ -97,6 +97,12 @@ class Intranet:
         return web.Response(status=404)
 
 
+@functools.cache
+def bomb() -> bytes:
+    """64 MiB of spaces in 64 KiB of gzip, compressed once: compressing blocks the server's loop for a while."""
+    return gzip.compress(b"<rss>" + b" " * (64 * 2**20))
+
+
 @pytest.fixture
 async def intranet(aiohttp_server):
     intranet = Intranet()
@@ -107,8 +113,10 @@ async def intranet(aiohttp_server):
 
 
 def config_for(tmp_path: Path, base: str, names: list[str]) -> Path:
+    # Only `slow` should time out; the others answer at once, but a loaded machine may take seconds to say so.
     sources = "\n".join(
-        f"  - {{name: {name}, type: rss, url: '{base}/{name}', timeout: 2s, max_bytes: 131072}}" for name in names
+        f"  - {{name: {name}, type: rss, url: '{base}/{name}', timeout: {'2s' if name == 'slow' else '30s'}, "
+        f"max_bytes: 131072}}" for name in names
     )
     path = tmp_path / "intracast.yaml"
     path.write_text(textwrap.dedent(f"""\
