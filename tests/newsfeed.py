@@ -1,4 +1,4 @@
-"""A small RSS feed on loopback whose items are always current: published an hour before the test started."""
+"""A small RSS feed on loopback whose items are always current: by default published an hour before the test."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ from aiohttp import web
 
 
 class NewsFeed:
-    """`/news.rss`: `items` items published an hour before the test, `version` in every title; ETag and 304.
+    """`/news.rss`: `items` items published at `published` (default: an hour before the test), `version` in every
+    title; ETag and 304.
 
     `hits` holds when each request came (monotonic time).
     """
 
-    def __init__(self, items: int) -> None:
+    def __init__(self, items: int, published: datetime | None = None) -> None:
         self.items, self.version = items, 0
         self.hits: list[float] = []
-        self.published = format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)
+        self.published = format_datetime(published or datetime.now(UTC) - timedelta(hours=1), usegmt=True)
         self.app = web.Application()
         self.app.router.add_get("/news.rss", self.serve)
 

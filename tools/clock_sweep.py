@@ -29,7 +29,8 @@ INSTANTS = {
     "2026-12-08 23:30:00": "00:30 in Amsterdam, a day just begun",
     "2026-12-08 11:00:00": "12:00 in Amsterdam, midday",
     "2027-03-28 01:30:00": "03:30 CEST in Amsterdam, just after the clocks went forward",
-    "2027-10-31 00:30:00": "02:30 CEST in Amsterdam, the hour that comes twice",
+    "2027-10-31 00:30:00": "02:30 CEST in Amsterdam, the first time of the hour that comes twice",
+    "2027-10-31 01:30:00": "02:30 CET in Amsterdam, the second time",
 }
 
 

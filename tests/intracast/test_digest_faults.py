@@ -290,7 +290,9 @@ async def test_a_first_start_after_a_missed_window_sends_it_with_the_items_of_it
     tmp_path: Path, aiohttp_server,
 ) -> None:
     """A new database has no items before the first fetch: the start-up check waits for it (intracast/jobs.py)."""
-    feed = NewsFeed(items=2)
+    schedule, window_end = hours_ago(0)
+    # Before the window: in the hour that comes twice the cron fired at the first showing, an hour ago.
+    feed = NewsFeed(items=2, published=window_end - timedelta(hours=1))
     release = asyncio.Event()
     held = web.Application()
 
@@ -300,7 +302,6 @@ async def test_a_first_start_after_a_missed_window_sends_it_with_the_items_of_it
 
     held.router.add_get("/news.rss", slow_feed)
     url = str((await aiohttp_server(held)).make_url("/news.rss"))
-    schedule, _ = hours_ago(0)
     config = write_config(tmp_path, schedule=schedule, grace="12h", listed=LISTED)
     config.write_text(re.sub(r"  - \{name: news, type: static.*\n", f"  - {{name: news, type: rss, url: '{url}'}}\n",
                              config.read_text()))
