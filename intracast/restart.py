@@ -25,12 +25,15 @@ import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
 from intracast.config import Config, LoadedConfig
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _without_password(url: str) -> str:
@@ -80,6 +83,6 @@ def _get(config: Config, key: str) -> str:
     return functools.reduce(getattr, key.split("."), config)  # type: ignore[arg-type, return-value]
 
 
-def _with(model: BaseModel, key: str, value: object) -> BaseModel:
+def _with(model: M, key: str, value: object) -> M:
     head, _, rest = key.partition(".")
     return model.model_copy(update={head: _with(getattr(model, head), rest, value) if rest else value})
