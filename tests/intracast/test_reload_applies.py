@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from digest.links import Links
-from digest.tokens import Signer
+from digest.tokens import Claims, Signer
 from intracast.config import Config
 from screens.render import qr_svg
 from tests.digest.smtpd import RecordingHandler, smtp_server
@@ -44,12 +44,19 @@ async def daemon(tmp_path: Path, aiohttp_server) -> AsyncIterator[Daemon]:
 # One function per row: each looks first, reloads its change, and looks again where it shows.
 
 async def intranet(daemon: Daemon) -> None:
-    """Name and language reach the employee pages, the screens' player and pairing pages, and slides."""
+    """Name and language reach the employee pages, the screens' player and pairing pages and slides;
+    the intranet's other hosts, where tracked links may lead."""
     preferences = f"/preferences/{signed(OLD_SECRET, 'preferences')}"
+    wiki = "/r/" + Signer(OLD_SECRET).sign(Claims("click", ANNA, min(item_ids(daemon).values()),
+                                                  "https://wiki.example.org/rooster"))
     assert await languages(daemon, preferences) == ["nl"] * 4
-    await daemon.reload(at("intranet", {**daemon.config["intranet"], "name": "Stek", "locale": "en"}))
+    assert (await daemon.get(wiki))[0] == 400
+    await daemon.reload(at("intranet", {**daemon.config["intranet"], "name": "Stek", "locale": "en",
+                                        "hosts": ["wiki.example.org"]}))
     assert await languages(daemon, preferences) == ["en"] * 4
     assert "Stek" in (await daemon.page(preferences))[1].text
+    async with daemon.session.get(f"{daemon.url}{wiki}", allow_redirects=False) as response:
+        assert (response.status, response.headers["Location"]) == (302, "https://wiki.example.org/rooster")
 
 
 async def languages(daemon: Daemon, preferences: str) -> list[str]:
