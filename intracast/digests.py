@@ -71,9 +71,9 @@ class Digests:
         the mail server's connections are reopened only when its settings changed, after the
         messages in flight are sent.
 
-        The config and its links switch last, after that wait and in one step with it, so that the
-        daemon can hand the same links to the pages that verify them before anything else runs
-        (intracast/daemon.py): no mail is signed with a key the pages do not know yet.
+        The config and its links switch last, after that wait, so that the daemon hands the same
+        links to the pages that verify them before anything else runs (intracast/daemon.py): no mail
+        is signed with a key the pages do not know yet.
         """
         old, new = self._loaded.config, loaded.config
         if (old.smtp, self._maildir) != (new.smtp, loaded.resolve(new.storage.maildir)):

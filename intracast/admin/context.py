@@ -3,8 +3,8 @@
 The config is read through `ConfigState` at every request, so that a reload
 (intracast/reload.py's `Reloader` is one) shows at once: a new config, when
 it was loaded, the problems of a refused one, and the settings that wait
-for a restart. Later pages (digests,
-screens) get their part as another field here.
+for a restart. Later pages (digests, screens) get their part as another
+field here.
 """
 
 from __future__ import annotations

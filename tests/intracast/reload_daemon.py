@@ -199,8 +199,8 @@ async def _slides_with_images(daemon: Daemon) -> None:
 
 
 def header(raw: bytes, name: str) -> str:
-    """A header of a mail as it was stored or sent. Decoded: the raw form of List-Unsubscribe is another
-    item of issue 14 (tests/digest/test_message.py); here it is where its link leads that counts."""
+    """A header of a mail as it was stored or sent, decoded: the raw form of List-Unsubscribe is item 2 of
+    issue 14, tested on its own; here it is where its link leads that counts."""
     value = message_from_bytes(raw, policy=policy.default)[name]
     assert value is not None, f"no {name} in\n{raw[:600]!r}"
     return str(value)
