@@ -6,6 +6,7 @@ so that the endpoints can trust it without a session.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from digest.recipients import Recipient
@@ -17,6 +18,12 @@ from digest.tokens import Claims, Signer
 class Links:
     public_url: str  # where employees reach the daemon, without a trailing slash
     signer: Signer
+
+    @property
+    def tag(self) -> str:
+        """Changes when these links would (another address, another secret): for the URL of something that
+        shows one, such as a screen's QR code, so that a cache keyed on that URL never keeps an old link."""
+        return hashlib.sha256(f"{self.public_url}\0{self.signer.key_id}".encode()).hexdigest()[:12]
 
     def item(self, recipient: Recipient, candidate: Candidate, tracked: bool) -> str:
         if not tracked:

@@ -62,6 +62,11 @@ class Signer:
             raise BadToken("invalid token")
         return Claims(action, data["r"], data.get("i"), data.get("l"))
 
+    @property
+    def key_id(self) -> str:
+        """A public name of the key: a hash of it, which tells nothing of the secret but changes with it."""
+        return hashlib.sha256(b"intracast-key-id\0" + self._key).hexdigest()[:16]
+
     def _mac(self, action: str, payload: str) -> bytes:
         return hmac.new(self._key, f"{action}.{payload}".encode(), hashlib.sha256).digest()
 

@@ -59,7 +59,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def add_employee_routes(app: web.Application, store: EmployeeStore, signer: Signer, *, intranet_url: str,
                         allowed_hosts: frozenset[str], locale: str, clock: Callable[[], datetime],
                         intranet_name: str | None = None) -> EmployeePages:
-    """Mount the employee's routes on `app`; the pages' `configure` takes a reloaded config's values.
+    """Mount the employee's routes on `app`; the pages' `configure` takes a reloaded config's values
+    (the signer among them).
 
     `allowed_hosts`: the only hosts /r/ redirects to (the intranet's own);
     `locale`: the pages' language when the browser asks for neither nl nor en;
@@ -139,17 +140,20 @@ class EmployeePages:
     def __init__(self, store: EmployeeStore, signer: Signer, *, intranet_url: str,
                  allowed_hosts: frozenset[str], locale: str, clock: Callable[[], datetime],
                  intranet_name: str | None = None):
-        self._store, self._signer, self._clock = store, signer, clock
+        self._store, self._clock = store, clock
         self._environments: dict[str, Environment] = {
             language: jinja_environment(FileSystemLoader(PAGES), language) for language in LOCALES
         }
-        self.configure(intranet_url=intranet_url, allowed_hosts=allowed_hosts, locale=locale,
+        self.configure(signer=signer, intranet_url=intranet_url, allowed_hosts=allowed_hosts, locale=locale,
                        intranet_name=intranet_name)
 
-    def configure(self, *, intranet_url: str, allowed_hosts: frozenset[str], locale: str,
+    def configure(self, *, signer: Signer, intranet_url: str, allowed_hosts: frozenset[str], locale: str,
                   intranet_name: str | None = None) -> None:
+        """A reloaded config's values. The signer too: a rotated `server.secret` verifies the links signed
+        with it from now on, and those signed with the old one no more (issue 14)."""
         if locale not in LOCALES:
             raise ValueError(f"employee pages: no locale {locale!r}; expected one of {', '.join(LOCALES)}")
+        self._signer = signer
         self._allowed_hosts = frozenset(_normal_host(host) for host in allowed_hosts)
         self._locale = locale
         # The intranet's name as employees know it, else what they see in the address bar.

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -36,7 +37,7 @@ from intracast.digests import Digests
 from intracast.health import is_online
 from intracast.ingest import utcnow
 from intracast.jobs import Jobs
-from intracast.media import make_media
+from intracast.media import ScreenMedia
 from intracast.reload import Reloader
 from intracast.runtime import Runtime, create_sources, open_runtime
 from intracast.scheduler import Scheduler
@@ -59,16 +60,25 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         await digests.serve(stack)
 
         async def apply(new: LoadedConfig) -> None:
-            runtime.ingestor.reconfigure(create_sources(new, runtime.services))
+            # Every component that reads a setting gets the new config here. The digests go first: they
+            # wait for the mail in flight, then switch, and the rest switches with them before anything
+            # else runs, so that no link is signed with a key the pages or the screens do not use yet.
             await digests.reconfigure(new)
-            employee.configure(**_employee_settings(new.config))
-            await screens.reconfigure(new)
+            links = digests.mailing.links
+            runtime.ingestor.reconfigure(create_sources(new, runtime.services))
+            employee.configure(signer=links.signer, **_employee_settings(new.config))
+            media.reconfigure(new)
+            await screens.reconfigure(new, links)
             jobs.apply(new.config)
+            if (shown := banner(new, base_url)) != banner(reloader.loaded, base_url):
+                out(shown)  # a new screen's URL, another mail server: where the admin looked at start
 
         reloader = Reloader(loaded, apply, runtime.metrics)
-        media = make_media(lambda: reloader.loaded, runtime.services, lambda: screens.side())
-        screens = Screens(loaded, runtime.store, digests.mailing.links, media=media.keys.url, cluster=cluster)
-        scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)
+        media = ScreenMedia(lambda: reloader.loaded, runtime.services, lambda: screens.side())
+        screens = Screens(loaded, runtime.store, digests.mailing.links, media=media.url, cluster=cluster)
+        # Every job is given aware instants (a digest's in each recipient's zone): the scheduler's own
+        # zone decides nothing, so it is not the intranet's, which a reload may change.
+        scheduler = Scheduler(runtime.metrics, ZoneInfo("UTC"))
         jobs = Jobs(scheduler, runtime.ingestor, digests, screens, cluster)
         jobs.apply(loaded.config)
         _hear_the_others(cluster, screens, digests)
@@ -89,7 +99,10 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         scheduler.start()
         bound_host, bound_port = runner.addresses[0][:2]
         log.info("daemon.started version=%s listen=%s:%d", __version__, bound_host, bound_port)
-        out(banner(loaded, f"http://{_url_host(bound_host)}:{bound_port}"))
+        address = f"{_url_host(bound_host)}:{bound_port}"
+        reloader.restart.listening(address)
+        base_url = f"http://{address}"
+        out(banner(loaded, base_url))
         # Both end at `stop`, after the reload in progress, if any: a reload is never cut in half.
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(reloader.watch(stop), name="config-watch")

@@ -45,7 +45,10 @@ class Digests:
         self._loaded, self._store, self._ingestor, self._clock = loaded, store, ingestor, clock
         self._cluster = cluster or Solo()
         self._metrics = metrics
-        self.mailing = _mailing(loaded)
+        # Without `server.secret` (no digests, so nothing mailed) links are signed with a key of this
+        # process, the same after a reload: a screen's QR code keeps working.
+        self._run_secret = secrets.token_urlsafe(32)
+        self.mailing = _mailing(loaded, self._run_secret)
         self.backend, self.sender = self._delivery(loaded)
         self.wake, self._stop = asyncio.Event(), asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -66,15 +69,19 @@ class Digests:
     async def reconfigure(self, loaded: LoadedConfig) -> None:
         """A reloaded config. A run in progress keeps the config it started with (its `DigestRun`);
         the mail server's connections are reopened only when its settings changed, after the
-        messages in flight are sent."""
-        old, self._loaded = self._loaded.config, loaded
-        self.mailing = _mailing(loaded)
-        new = loaded.config
+        messages in flight are sent.
+
+        The config and its links switch last, after that wait, so that the daemon hands the same
+        links to the pages that verify them before anything else runs (intracast/daemon.py): no mail
+        is signed with a key the pages do not know yet.
+        """
+        old, new = self._loaded.config, loaded.config
         if (old.smtp, self._maildir) != (new.smtp, loaded.resolve(new.storage.maildir)):
             log.info("digest.delivery_reopened reason=%s", "smtp" if old.smtp != new.smtp else "maildir")
             await self._stop_sending()
             self.backend, self.sender = self._delivery(loaded)
             await self._start_sending()
+        self._loaded, self.mailing = loaded, _mailing(loaded, self._run_secret)
 
     def recipients(self) -> list[Recipient]:
         config = self._loaded.config
@@ -167,7 +174,7 @@ class Digests:
         await self.backend.close()
 
 
-def _mailing(loaded: LoadedConfig) -> Mailing:
+def _mailing(loaded: LoadedConfig, run_secret: str) -> Mailing:
     config, smtp = loaded.config, loaded.config.smtp
     host = urlsplit(str(config.intranet.url)).hostname or "localhost"
     public_url = str(config.server.public_url or f"http://{config.server.listen}").rstrip("/")
@@ -177,6 +184,6 @@ def _mailing(loaded: LoadedConfig) -> Mailing:
         sender=(smtp.sender if smtp and smtp.sender else f"digest@{host}"),
         domain=host,
         # Without digests (the config check requires a secret with them) nothing was
-        # ever signed, so a key of this process's own verifies nothing old either.
-        links=Links(public_url, Signer(config.server.secret or secrets.token_urlsafe(32))),
+        # ever mailed, so a key of this process's own verifies nothing old either.
+        links=Links(public_url, Signer(config.server.secret or run_secret)),
     )

@@ -11,26 +11,35 @@ from sources.http import Limits
 from sources.registry import Services, SourceOptions
 
 
-def make_media(current: Callable[[], LoadedConfig], services: Services, side: Callable[[], int]) -> Media:
-    """`current()`: the config in force, whose sources lend their credentials; `side`: the longest
-    side of the largest screen showing images, px. The cache's place and size are the start's.
+class ScreenMedia(Media):
+    """`Media` on the config in force: `current()` is that config, whose sources lend their credentials;
+    `side()` the longest side of the largest screen showing images, px. A reload calls `reconfigure`.
 
     Without `server.secret` (no digests configured) the keys are signed with
-    a secret of this run: players fetch their playlist again after a
-    restart, and with it the new keys.
+    a secret of this run, the same after a reload: players fetch their
+    playlist again after a restart, and with it the new keys.
     """
-    loaded = current()
-    config = loaded.config
 
-    async def fetch(source: str | None, url: str, max_bytes: int) -> bytes:
-        sources = {options.name: options for options in current().config.sources}
-        headers, auth = _credentials(sources.get(source or ""), url)
-        response = await services.http.get(source or "media", url, headers=headers, auth=auth,
-                                           limits=Limits(max_bytes=max_bytes, max_decompressed=max_bytes))
-        return response.body
+    def __init__(self, current: Callable[[], LoadedConfig], services: Services, side: Callable[[], int]) -> None:
+        self._run_secret = secrets.token_urlsafe(32)
 
-    keys = MediaKeys(config.server.secret or secrets.token_urlsafe(32))
-    return Media(keys, config.media, loaded.resolve(config.media.cache), fetch, side, services.executor)
+        async def fetch(source: str | None, url: str, max_bytes: int) -> bytes:
+            sources = {options.name: options for options in current().config.sources}
+            headers, auth = _credentials(sources.get(source or ""), url)
+            response = await services.http.get(source or "media", url, headers=headers, auth=auth,
+                                               limits=Limits(max_bytes=max_bytes, max_decompressed=max_bytes))
+            return response.body
+
+        loaded = current()
+        super().__init__(self._keys(loaded), loaded.config.media, loaded.resolve(loaded.config.media.cache), fetch,
+                         side, services.executor)
+
+    def reconfigure(self, loaded: LoadedConfig) -> None:
+        """A rotated `server.secret` makes new keys (the old URLs stop working); the limits and folder follow."""
+        self.configure(self._keys(loaded), loaded.config.media, loaded.resolve(loaded.config.media.cache))
+
+    def _keys(self, loaded: LoadedConfig) -> MediaKeys:
+        return MediaKeys(loaded.config.server.secret or self._run_secret)
 
 
 def _credentials(options: SourceOptions | None, url: str) -> tuple[dict[str, str], tuple[str, str] | None]:

@@ -4,7 +4,8 @@ A changed config is loaded and validated whole first. A broken one is
 refused: the daemon keeps running on the last good config, and each
 problem is logged (`FILE:LINE:COL: key.path: message`) and kept in
 `problems` for the dashboard until a good config replaces it. A good one is
-handed to `apply` as one step; reloads never overlap.
+handed to `apply` as one step, with the settings that need a restart kept
+as they are (intracast/restart.py); reloads never overlap.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from watchfiles import awatch
 from intracast.config import ConfigError, LoadedConfig, load_config
 from intracast.ingest import Clock, utcnow
 from intracast.metrics import Metrics
+from intracast.restart import RestartOnly, Unapplied
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ class Reloader:
         self.loaded = loaded
         self.loaded_at: datetime = clock()
         self.problems: list[str] = []  # of the last refused config, until a good one loads
+        self.restart = RestartOnly(loaded.config)
+        self.unapplied: list[Unapplied] = []  # settings of the config on disk that wait for a restart
         self._apply, self._metrics, self._clock = apply, metrics, clock
         self._lock = asyncio.Lock()
         self._stamps = _stamps(watched(loaded))  # the watched files as last read
@@ -52,12 +56,12 @@ class Reloader:
                           reason, len(self.problems), self.loaded_at.isoformat(timespec="seconds"))
                 self._metrics.config_reloads.labels("refused").inc()
                 return False
-            old = self.loaded
-            if new.config.server.listen != old.config.server.listen:
-                log.warning("config.needs_restart key=server.listen listening=%s configured=%s",
-                            old.config.server.listen, new.config.server.listen)
+            new, unapplied = self.restart.pin(new)
+            for setting in unapplied:
+                log.warning("config.needs_restart key=%s in_force=%s configured=%s",
+                            setting.key, setting.in_force, setting.configured)
             await self._apply(new)
-            self.loaded, self.loaded_at, self.problems = new, self._clock(), []
+            self.loaded, self.loaded_at, self.problems, self.unapplied = new, self._clock(), [], unapplied
             self._metrics.config_reloads.labels("ok").inc()
             self._metrics.config_loaded.set(self.loaded_at.timestamp())
             log.info("config.reloaded reason=%s", reason)

@@ -45,16 +45,15 @@ class Screens:
         config = loaded.config
         self._cluster = cluster or Solo()
         self.hub = ScreenHub(version=__version__)
-        self._media = media
+        self._media, self._links = media, links
         self.builds = Builds(store, config.playlists, config.screens, clock, self._presenter(loaded),
                              logo=_logo(loaded), stale=self._stale)
         self._store, self._clock, self._screens = store, clock, config.screens
         self._intranet, self._playlists = config.intranet, config.playlists
         self._sources = {source.name: source for source in config.sources}
-        self._links = links
         self._side = DEFAULT_SIDE
         # The player's page, for the screens and for the admin's preview of them.
-        self.player = PlayerPage(self.builds, version=__version__, locale=self._intranet.locale, theme=self.theme_css,
+        self.player = PlayerPage(self.builds, version=__version__, locale=self.locale, theme=self.theme_css,
                                  frame_hosts=self.frame_hosts)
         # Set by the daemon: run `refresh` again at this instant (an item or alert expires then).
         self.wake_at: Callable[[datetime], None] | None = None
@@ -64,19 +63,22 @@ class Screens:
         add_screen_routes(app, screens=self._screens, builds=self.builds, hub=self.hub, store=self._store,
                           clock=self._clock, qr_link=self.qr_link)
         # Before the player's routes: its /screens/{id} would take /screens/pair.
-        add_pairing_routes(app, builds=self.builds, store=self._store, clock=self._clock,
-                           locale=self._intranet.locale)
+        add_pairing_routes(app, builds=self.builds, store=self._store, clock=self._clock, locale=self.locale)
         add_player_routes(app, self.player)
 
-    async def reconfigure(self, loaded: LoadedConfig) -> None:
-        """A reloaded config: screens whose page changed (theme, frames; or gone) reload it,
-        the others get their new playlist only if it changed."""
+    async def reconfigure(self, loaded: LoadedConfig, links: Links) -> None:
+        """A reloaded config and its links (the digests' own): screens whose page changed (theme, frames,
+        language; or gone) reload it, the others get their new playlist only if it changed.
+
+        The links switch first, in one step with the pages that verify them (intracast/daemon.py);
+        a QR code made from now on signs with them."""
+        self._links = links
         config = loaded.config
-        before = {s.id: (self.theme_css(s), self.frame_hosts(s)) for s in self._screens}
+        before = {s.id: self._page(s) for s in self._screens}
         await self.builds.reconfigure(config.playlists, config.screens, self._presenter(loaded), logo=_logo(loaded))
         self._screens, self._intranet, self._playlists = config.screens, config.intranet, config.playlists
         self._sources = {source.name: source for source in config.sources}
-        after = {s.id: (self.theme_css(s), self.frame_hosts(s)) for s in self._screens}
+        after = {s.id: self._page(s) for s in self._screens}
         reload = {screen_id for screen_id, page in before.items() if after.get(screen_id) != page}
         if reload:
             self.hub.publish(reload, "reload", {})
@@ -85,7 +87,15 @@ class Screens:
 
     def _presenter(self, loaded: LoadedConfig) -> Presenter:
         intranet = loaded.config.intranet
-        return Presenter(intranet.locale, intranet.timezone, __version__, self._media)
+        return Presenter(intranet.locale, intranet.timezone, __version__, self._media, qr_tag=self._links.tag)
+
+    def _page(self, screen: ScreenConfig) -> tuple[str, str, list[str]]:
+        """What a screen's player page is made of besides its playlist: a change reloads the page."""
+        return self.locale(), self.theme_css(screen), self.frame_hosts(screen)
+
+    def locale(self) -> str:
+        """The language of the screens' pages (the player's, the pairing's): the intranet's."""
+        return self._intranet.locale
 
     def theme_css(self, screen: ScreenConfig) -> str:
         """The screen's colours and font; the accent defaults to the intranet's."""

@@ -307,23 +307,52 @@ class _Lru:
         return victims
 
 
+class _Cache:
+    """One cache folder: its files, and their use order (scanned on first use, in a thread)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.disk = _Disk(folder)
+        self._lru: _Lru | None = None
+        self._scan_lock = asyncio.Lock()
+
+    async def lru(self) -> _Lru:
+        async with self._scan_lock:
+            if self._lru is None:
+                self._lru = _Lru(await asyncio.to_thread(self.disk.scan))
+            return self._lru
+
+
 class Media:
     """Renditions by media key; see the module docstring."""
+
+    keys: MediaKeys
+    _config: MediaConfig
+    _failed: dict[tuple[str | None, str], tuple[float, str]]  # -> (until, reason)
 
     def __init__(self, keys: MediaKeys, config: MediaConfig, cache_dir: Path, fetch: Fetch,
                  side: Callable[[], int], executor: concurrent.futures.Executor | None = None,
                  *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.keys = keys
-        self._config = config
-        self._disk = _Disk(cache_dir)
         self._fetch = fetch
         self._side = side
         self._executor = executor  # None: the loop's default thread pool
         self._clock = clock
-        self._lru: _Lru | None = None  # scanned on first use, in a thread
-        self._scan_lock = asyncio.Lock()
         self._inflight: dict[str, asyncio.Task[Rendition]] = {}
-        self._failed: dict[tuple[str | None, str], tuple[float, str]] = {}  # -> (until, reason)
+        self._cache = _Cache(cache_dir)
+        self.configure(keys, config, cache_dir)
+
+    def configure(self, keys: MediaKeys, config: MediaConfig, cache_dir: Path) -> None:
+        """New keys (the old ones stop working), limits and folder, from a reloaded config.
+
+        Failures are forgotten: an image refused under the old limits may pass the new ones. Another
+        folder is a new, empty cache; a rendition in progress finishes in the folder it started in.
+        """
+        self.keys, self._config, self._failed = keys, config, {}
+        if self._cache.disk.folder != cache_dir:
+            self._cache = _Cache(cache_dir)
+
+    def url(self, source: str | None, image_url: str) -> str:
+        """The `/media/<key>` path of an image, signed with the keys in force."""
+        return self.keys.url(source, image_url)
 
     async def get(self, key: str) -> Rendition:
         """The rendition for the current screen size; raises `BadKey` or `MediaError`."""
@@ -353,8 +382,9 @@ class Media:
             task.exception()  # retrieved, even when every waiter hung up
 
     async def _load(self, name: str, source: str | None, url: str, side: int) -> Rendition:
-        lru = await self._open()
-        cached = await asyncio.to_thread(self._disk.read, name)
+        cache = self._cache
+        lru = await cache.lru()
+        cached = await asyncio.to_thread(cache.disk.read, name)
         if cached is not None:
             lru.touch(name, len(cached.body))
             return cached
@@ -366,14 +396,8 @@ class Media:
             raise self._failure(source, url, f"not an image: {e}") from e
         log.info("media.rendered source=%s url=%s side=%d bytes=%d->%d ms=%d", source, redact(url), side,
                  len(body), len(rendition.body), (time.monotonic() - started) * 1000)
-        await self._store(lru, name, rendition.body)
+        await self._store(cache.disk, lru, name, rendition.body)
         return rendition
-
-    async def _open(self) -> _Lru:
-        async with self._scan_lock:
-            if self._lru is None:
-                self._lru = _Lru(await asyncio.to_thread(self._disk.scan))
-            return self._lru
 
     async def _download(self, source: str | None, url: str) -> bytes:
         limit = self._config.max_download
@@ -391,16 +415,16 @@ class Media:
             raise self._failure(source, url, f"fetch failed: larger than {limit.human_readable(decimal=True)}")
         return body
 
-    async def _store(self, lru: _Lru, name: str, body: bytes) -> None:
+    async def _store(self, disk: _Disk, lru: _Lru, name: str, body: bytes) -> None:
         try:
-            await asyncio.to_thread(self._disk.write, name, body)
+            await asyncio.to_thread(disk.write, name, body)
         except OSError as e:  # a full disk costs the cache, not the image
-            log.warning("media.cache_failed folder=%s reason=%s", self._disk.folder, e.strerror or e)
+            log.warning("media.cache_failed folder=%s reason=%s", disk.folder, e.strerror or e)
             return
         lru.touch(name, len(body))
         victims = lru.evict(self._config.cache_size)
         if victims:
-            await asyncio.to_thread(self._disk.delete, victims)
+            await asyncio.to_thread(disk.delete, victims)
             log.info("media.evicted files=%d total=%d", len(victims), lru.total)
 
     def _failure(self, source: str | None, url: str, reason: str) -> MediaError:

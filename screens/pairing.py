@@ -32,7 +32,7 @@ from aiohttp import web
 from jinja2 import FileSystemLoader
 
 from screens.builds import Builds
-from screens.i18n import jinja_environment
+from screens.i18n import LOCALES, jinja_environment
 from screens.player import StaticFile, serve
 from screens.render import TEMPLATES
 from screens.store import PairingStore
@@ -96,15 +96,18 @@ class Quota:
 
 
 def add_pairing_routes(app: web.Application, *, builds: Builds, store: PairingStore, clock: Callable[[], datetime],
-                       locale: str, quota: Quota | None = None) -> None:
-    """Mount /screens/pair; before the player's routes, whose `/screens/{id}` would take the path."""
+                       locale: Callable[[], str], quota: Quota | None = None) -> None:
+    """Mount /screens/pair; before the player's routes, whose `/screens/{id}` would take the path.
+
+    `locale()`: the pages' language, asked per request (a config reload may change it)."""
     quota = quota or Quota()
     files = {name: StaticFile.read(STATIC / name) for name in ("pair.css", "pair.js")}
-    environment = jinja_environment(FileSystemLoader(TEMPLATES), locale)
+    environments = {language: jinja_environment(FileSystemLoader(TEMPLATES), language) for language in LOCALES}
 
     def render(template: str, status: int = 200, **context: object) -> web.Response:
-        html = environment.get_template(template).render(
-            locale=locale, files={name: f"{PATH}/{name}?v={file.tag}" for name, file in files.items()},
+        language = locale()
+        html = environments[language].get_template(template).render(
+            locale=language, files={name: f"{PATH}/{name}?v={file.tag}" for name, file in files.items()},
             status=f"{PATH}/status", **context,
         )
         headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",

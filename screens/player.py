@@ -35,7 +35,7 @@ from markupsafe import Markup
 
 from screens.builds import Builds
 from screens.config import ScreenConfig
-from screens.i18n import jinja_environment
+from screens.i18n import LOCALES, jinja_environment
 from screens.render import STYLESHEET, TEMPLATES
 from screens.web import authorise, screen_or_404
 
@@ -86,12 +86,12 @@ def script_json(body: bytes) -> Markup:
 class PlayerPage:
     """The player page of a screen, and its theme: for the TV, and for the admin's preview of it.
 
-    `theme(screen)` is its CSS (`render.theme_css`), `frame_hosts(screen)` the hosts its webpage slides
-    may frame; both are asked per request, so a config reload reaches them.
+    `locale()` is its language, `theme(screen)` its CSS (`render.theme_css`), `frame_hosts(screen)` the
+    hosts its webpage slides may frame; all are asked per request, so a config reload reaches them.
     """
 
-    def __init__(self, builds: Builds, *, version: str, locale: str, theme: Callable[[ScreenConfig], str],
-                 frame_hosts: Callable[[ScreenConfig], list[str]]):
+    def __init__(self, builds: Builds, *, version: str, locale: Callable[[], str],
+                 theme: Callable[[ScreenConfig], str], frame_hosts: Callable[[ScreenConfig], list[str]]):
         self.builds, self._version, self._locale = builds, version, locale
         self._theme, self._frame_hosts = theme, frame_hosts
         self.files = {
@@ -99,7 +99,8 @@ class PlayerPage:
             "player.css": StaticFile.read(STATIC / "player.css"),
             "player.js": StaticFile.read(STATIC / "player.js"),
         }
-        self._template = jinja_environment(FileSystemLoader(TEMPLATES), locale).get_template("player.html")
+        self._templates = {language: jinja_environment(FileSystemLoader(TEMPLATES), language).get_template("player.html")
+                           for language in LOCALES}
 
     async def page(self, screen: ScreenConfig, *, base: str | None = None, preview: bool = False) -> web.Response:
         """The page; `base` is where its playlist, theme and QR codes are (the screen's own URL by default).
@@ -107,9 +108,9 @@ class PlayerPage:
         A `preview` is the admin's look at the screen: it sends no heartbeat and opens no event stream,
         so it neither counts as the screen nor takes one of the screen's streams (screens/hub.py).
         """
-        build = await self.builds.get(screen.id)
-        html = self._template.render(
-            locale=self._locale,
+        build, locale = await self.builds.get(screen.id), self._locale()
+        html = self._templates[locale].render(
+            locale=locale,
             screen=screen,
             base=base or f"/screens/{screen.id}/",
             preview=preview,

@@ -33,6 +33,9 @@ class Presenter:
     tz: ZoneInfo
     version: str  # the daemon's: a player that sees another reloads itself
     media: MediaUrl | None = None
+    # Changes with what a QR code links to (digest/links.py's `Links.tag`): its image URL changes too, so
+    # that no TV shows a cached QR code of a link signed with an old secret.
+    qr_tag: str = ""
 
     def body(
         self,
@@ -59,7 +62,7 @@ class Presenter:
         source = _source(slide)
         html_ = render_slide(
             slide, locale=self.locale, tz=self.tz, now=now, logo=logo, media=self.media,
-            qr=_qr_src(slide) if qr else None, stale_since=stale.get(source) if source else None,
+            qr=_qr_src(slide, self.qr_tag) if qr else None, stale_since=stale.get(source) if source else None,
         )
         return {"kind": slide.kind, "duration": slide.duration, "key": slide.key, "data": slide.data,
                 "html": html_, "images": _images(html_)}
@@ -76,10 +79,11 @@ def qr_key(slide_key: str) -> str:
     return slide_key.split("#", 1)[0]
 
 
-def _qr_src(slide: Slide) -> str | None:
+def _qr_src(slide: Slide, tag: str) -> str | None:
     if slide.kind != "item" or not slide.data.get("link"):
         return None
-    return f"qr?key={quote(qr_key(slide.key), safe='')}"
+    src = f"qr?key={quote(qr_key(slide.key), safe='')}"
+    return f"{src}&v={tag}" if tag else src
 
 
 def _source(slide: Slide) -> str | None:

@@ -2,8 +2,9 @@
 
 The config is read through `ConfigState` at every request, so that a reload
 (intracast/reload.py's `Reloader` is one) shows at once: a new config, when
-it was loaded, and the problems of a refused one. Later pages (digests,
-screens) get their part as another field here.
+it was loaded, the problems of a refused one, and the settings that wait
+for a restart. Later pages (digests, screens) get their part as another
+field here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Protocol
 from intracast.config import LoadedConfig
 from intracast.digests import Digests
 from intracast.ingest import Clock, Ingestor, utcnow
+from intracast.restart import Unapplied
 from intracast.scheduler import Scheduler
 from intracast.screens import Screens
 from intracast.store import SqlStore
@@ -33,6 +35,11 @@ class ConfigState(Protocol):
         """Why the config on disk was refused (`FILE:LINE:COL: key.path: message`); empty when it runs."""
         ...
 
+    @property
+    def unapplied(self) -> list[Unapplied]:
+        """The settings the config on disk changed that wait for a restart (intracast/restart.py)."""
+        ...
+
 
 @dataclass
 class FixedConfig:
@@ -41,6 +48,7 @@ class FixedConfig:
     loaded: LoadedConfig
     loaded_at: datetime
     problems: list[str] = field(default_factory=list)
+    unapplied: list[Unapplied] = field(default_factory=list)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Overview: is everything healthy? Version, uptime, config, sources, screens, today's mail."""
+"""Overview: is everything healthy? Version, uptime, config (and what waits for a restart), sources, screens,
+today's mail."""
 
 from __future__ import annotations
 
@@ -19,4 +20,4 @@ async def overview(request: web.Request) -> web.Response:
     facts = await gather(state.loaded.config, state.loaded.path, admin.store, admin.clock(), problems=state.problems,
                          loaded_at=state.loaded_at, started=admin.started)
     return site.render(request, "overview.html", facts=facts, states=SOURCE_STATES,
-                       scheduler_running=admin.scheduler.running)
+                       scheduler_running=admin.scheduler.running, unapplied=state.unapplied)

@@ -56,7 +56,7 @@ async def client(tmp_path: Path, aiohttp_client: Callable[..., Awaitable[TestCli
         presenter = Presenter("nl", ZoneInfo("Europe/Amsterdam"), "9.9.9")
         builds = Builds(store, PLAYLISTS, SCREENS, lambda: NOW + timedelta(minutes=5), presenter)
         app = web.Application()
-        add_player_routes(app, PlayerPage(builds, version="9.9.9", locale="nl", theme=theme, frame_hosts=frame_hosts))
+        add_player_routes(app, PlayerPage(builds, version="9.9.9", locale=lambda: "nl", theme=theme, frame_hosts=frame_hosts))
         yield await aiohttp_client(app)
 
 
