@@ -1,4 +1,4 @@
-"""Overview: is everything healthy? Version, uptime, config, sources, screens, today's mail."""
+"""Overview: is everything healthy? Version, uptime, config, recipients' problems, sources, screens, today's mail."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from aiohttp import web
 from intracast.admin.facts import SOURCE_STATES, gather
 from intracast.admin.i18n import N_
 from intracast.admin.site import SITE, Site
+from intracast.roster import Roster
+
+PROBLEMS_SHOWN = 50  # of the recipients'; a CSV of thousands may have as many, and `intracast check` lists all
 
 
 def mount(site: Site) -> None:
@@ -18,5 +21,6 @@ async def overview(request: web.Request) -> web.Response:
     admin, state = site.admin, site.admin.config
     facts = await gather(state.loaded.config, state.loaded.path, admin.store, admin.clock(), problems=state.problems,
                          loaded_at=state.loaded_at, started=admin.started)
+    roster = admin.digests.roster if admin.digests else Roster()
     return site.render(request, "overview.html", facts=facts, states=SOURCE_STATES,
-                       scheduler_running=admin.scheduler.running)
+                       scheduler_running=admin.scheduler.running, roster=roster, shown=PROBLEMS_SHOWN)
