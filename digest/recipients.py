@@ -13,11 +13,13 @@ The CSV is what an HR or communication team exports from a spreadsheet:
   (`Team Noord|zorg`);
 - an empty locale or timezone takes the intranet's, an empty frequency `daily`.
 
-A bad row is reported with its line in the file (the header is line 1, and a
-quoted field spanning lines counts every line) and skipped; the other rows
-load. An address listed twice, in any case, is one recipient: the first
-mention's fields win, later ones fill in what it left empty, groups add up.
-The config's list comes first. Nothing here logs: problems name addresses,
+A bad row is an error, reported with its line in the file (the header is
+line 1, and a quoted field spanning lines counts every line) and skipped; the
+other rows load. An address listed twice, in any case, is one recipient: the
+first mention's fields win, later ones fill in what it left empty, groups add
+up. The config's list comes first. A repeated address in the file, or one the
+config's list has too, is a warning, as is a column that is ignored: the rows
+load, but an admin should look. Nothing here logs: problems name addresses,
 and they go to the admin, not to the logs.
 """
 
@@ -28,7 +30,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar, get_args
+from typing import Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
@@ -59,14 +61,18 @@ class Recipient:
 
 @dataclass(frozen=True, slots=True)
 class RecipientProblem:
+    """Printed as `FILE:LINE: column: message`, as config problems are (a CSV has no useful column number)."""
+
     file: str
     line: int  # 0: the file as a whole
     column: str | None
     message: str
+    severity: Literal["error", "warning"] = "error"  # error: the row (or the file) was not loaded
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
+        what = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return f"{where}: {self.column}: {what}" if self.column else f"{where}: {what}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,7 @@ class _Draft:
     groups: tuple[str, ...] = ()
     frequency: Frequency | None = None
     id: str | None = None
+    line: int = 0  # in the file; 0: from the config's list
 
     def fill(self, later: _Draft) -> _Draft:
         return replace(
@@ -95,17 +102,28 @@ class _Draft:
 
 def load_recipients(
     config: RecipientsConfig, *, default_locale: Locale, default_timezone: ZoneInfo, base_dir: Path,
+    file_name: str | None = None,
 ) -> tuple[list[Recipient], list[RecipientProblem]]:
-    """Every recipient, in order of first mention, and every problem with the file."""
+    """Every recipient, in order of first mention, and every problem with the file, in line order.
+
+    `file_name`: how problems name the file (default: as the config writes it).
+    """
     drafts = [_from_config(entry) for entry in config.list]
     problems: list[RecipientProblem] = []
+    shown = file_name or str(config.file)
     if config.file is not None:
-        rows, problems = _read_file(base_dir / config.file, str(config.file))
+        rows, problems = _read_file(base_dir / config.file, shown)
         drafts += rows
     merged: dict[str, _Draft] = {}
+    in_file: dict[str, int] = {}  # the line of each address's first row
     for draft in drafts:
         key = draft.email.lower()
+        if draft.line and key in merged:
+            problems.append(_repeated(in_file.get(key, 0), draft.line, shown))
+        if draft.line:
+            in_file.setdefault(key, draft.line)
         merged[key] = merged[key].fill(draft) if key in merged else draft
+    problems.sort(key=lambda problem: problem.line)  # stable: a line's problems keep their column order
     recipients = [
         Recipient(
             email=d.email, name=d.name, locale=d.locale or default_locale, timezone=d.timezone or default_timezone,
@@ -114,6 +132,16 @@ def load_recipients(
         for d in merged.values()
     ]
     return recipients, problems
+
+
+def _repeated(first: int, again: int, shown: str) -> RecipientProblem:
+    """A warning on line `again` of the file; `first`: the address's first line in it (0: only in the list)."""
+    if first:
+        where, winner = f"listed again (first on line {first})", "the first mention's"
+    else:
+        where, winner = "also in the config's recipients.list", "the list's"
+    message = f"{where}: merged into one recipient; {winner} values win and groups add up"
+    return RecipientProblem(shown, again, "email", message, "warning")
 
 
 def _from_config(entry: RecipientConfig) -> _Draft:
@@ -195,7 +223,8 @@ def _read_header(header: list[str], shown: str) -> tuple[list[str | None], list[
             message = "appears twice; the second is ignored"
         else:
             message = f"unknown column, ignored; known: {', '.join(COLUMNS)}"
-        problems.append(RecipientProblem(shown, 1, name or None, message))
+        # the rows still load, without this column's values
+        problems.append(RecipientProblem(shown, 1, name or None, message, "warning"))
     return columns, problems
 
 
@@ -236,6 +265,7 @@ def _read_row(
         groups=tuple(dict.fromkeys(g.strip() for g in fields["groups"].split("|") if g.strip())),
         frequency=frequency,
         id=fields["id"] or None,
+        line=line,
     ), []
 
 

@@ -18,6 +18,7 @@ from intracast import __version__
 from intracast.config import ConfigError, LoadedConfig, config_model, load_config
 from intracast.ingest import Clock, utcnow
 from intracast.logs import configure_logging
+from intracast.roster import Roster, read_roster
 from intracast.store import StoreError
 
 
@@ -72,33 +73,34 @@ def run(ctx: click.Context, listen: str | None) -> None:
 @main.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
-    """Validate the config: one line per problem (FILE:LINE:COL: key.path: message)."""
+    """Validate the config (FILE:LINE:COL: key.path: message) and its recipients CSV (FILE:LINE: column: message)."""
     try:
         loaded = load_config(ctx.obj.config)
     except ConfigError as e:
         for problem in e.problems:
             click.echo(str(problem))
         sys.exit(1)
-    for warning in loaded.warnings:
-        click.echo(str(warning))
-    click.echo(f"{ctx.obj.config}: OK ({_summary(loaded)})")
+    roster = read_roster(loaded)  # what the daemon will load; the admin may see the addresses
+    for problem in [*loaded.warnings, *roster.problems]:
+        click.echo(str(problem))
+    if roster.errors:
+        sys.exit(1)
+    click.echo(f"{ctx.obj.config}: OK ({_summary(loaded, roster)})")
 
 
-def _summary(loaded: LoadedConfig) -> str:
+def _summary(loaded: LoadedConfig, roster: Roster) -> str:
     config = loaded.config
-    counts = {
-        "source": len(config.sources),
-        "digest": len(config.digests),
-        "recipient": len(config.recipients.list),
-        "screen": len(config.screens),
-        "playlist": len(config.playlists),
-    }
-    text = ", ".join(f"{n} {noun}{'' if n == 1 else 's'}" for noun, n in counts.items())
+    recipients = _count(len(roster.people), "recipient")
     if config.recipients.file:
-        text += f" (+ {config.recipients.file})"
-    if loaded.warnings:
-        text += f"; {len(loaded.warnings)} warning(s)"
-    return text
+        recipients += f" ({len(roster.people) - len(roster.listed)} from {config.recipients.file})"
+    parts = [_count(len(config.sources), "source"), _count(len(config.digests), "digest"), recipients,
+             _count(len(config.screens), "screen"), _count(len(config.playlists), "playlist")]
+    warnings = len(loaded.warnings) + len(roster.problems)
+    return ", ".join(parts) + (f"; {warnings} warning(s)" if warnings else "")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @main.command()

@@ -57,6 +57,7 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         runtime.metrics.config_loaded.set(time.time())
         cluster = make_cluster(runtime.store, loaded.config.storage.url)
         digests = Digests(loaded, runtime.store, runtime.ingestor, metrics=runtime.metrics, cluster=cluster)
+        await digests.save_recipients()  # for the admin's Recipients page; each reload saves them again
         await digests.serve(stack)
 
         async def apply(new: LoadedConfig) -> None:

@@ -2,6 +2,8 @@
 
 `Digests` owns the sender task: started with the daemon, woken when a run
 queued messages, stopped at shutdown after the messages in flight are sent.
+It holds the recipients of its config generation (intracast/roster.py),
+loaded once with it and written to the store for the admin's Recipients page.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from urllib.parse import urlsplit
 from digest.backends import Backend, backend_for
 from digest.config import DigestConfig
 from digest.links import Links
-from digest.recipients import Recipient, load_recipients
+from digest.recipients import Recipient
 from digest.render import Branding
 from digest.run import DigestRun, Mailing, RunStats
 from digest.sender import Sender
@@ -29,7 +31,8 @@ from intracast.cluster import Cluster, Solo
 from intracast.config import LoadedConfig
 from intracast.ingest import Clock, Ingestor, utcnow
 from intracast.metrics import Metrics
-from intracast.store import SqlStore
+from intracast.roster import load_roster
+from intracast.store import SqlStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ class Digests:
         # Without `server.secret` (no digests, so nothing mailed) links are signed with a key of this
         # process, the same after a reload: a screen's QR code keeps working.
         self._run_secret = secrets.token_urlsafe(32)
+        self.roster = load_roster(loaded)
         self.mailing = _mailing(loaded, self._run_secret)
         self.backend, self.sender = self._delivery(loaded)
         self.wake, self._stop = asyncio.Event(), asyncio.Event()
@@ -76,26 +80,35 @@ class Digests:
         is signed with a key the pages do not know yet.
         """
         old, new = self._loaded.config, loaded.config
+        # In a thread: validating a CSV of 20,000 addresses takes a second, and screens are served meanwhile.
+        roster = await asyncio.to_thread(load_roster, loaded, self.roster)
         if (old.smtp, self._maildir) != (new.smtp, loaded.resolve(new.storage.maildir)):
             log.info("digest.delivery_reopened reason=%s", "smtp" if old.smtp != new.smtp else "maildir")
             await self._stop_sending()
             self.backend, self.sender = self._delivery(loaded)
             await self._start_sending()
-        self._loaded, self.mailing = loaded, _mailing(loaded, self._run_secret)
+        self._loaded, self.mailing, self.roster = loaded, _mailing(loaded, self._run_secret), roster
+        await self.save_recipients()
+
+    async def save_recipients(self) -> None:
+        """Write the recipients in force to the store, where the admin's Recipients page finds them.
+
+        A store that fails here leaves that page behind until the next load; the digests go on
+        (they read the recipients from here, and their preferences from the store as they run).
+        """
+        try:
+            changes = await self._store.replace_recipients(self.roster.rows(), self._clock())
+        except StoreError as e:
+            log.error("recipients.not_saved error=%s", e)
+            return
+        log.info("recipients.saved added=%d changed=%d removed=%d", changes.added, changes.changed, changes.removed)
 
     def recipients(self) -> list[Recipient]:
-        config = self._loaded.config
-        recipients, problems = load_recipients(
-            config.recipients, default_locale=config.intranet.locale,
-            default_timezone=config.intranet.timezone, base_dir=self._loaded.base_dir,
-        )
-        for problem in problems:
-            log.warning("recipients.problem %s", problem)
-        return recipients
+        return list(self.roster.people)
 
     def recipient(self, email: str) -> Recipient | None:
         """The recipient with this address, in any case; None when the config and its CSV lack it."""
-        return next((r for r in self.recipients() if r.key == email.strip().lower()), None)
+        return self.roster.find(email)
 
     def next_due(self, name: str, now: datetime) -> datetime | None:
         """The earliest next window end of the digest across the recipients' time zones."""

@@ -8,10 +8,11 @@ had unsubscribed are kept, in the same transaction as the change.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Text, and_, cast, func, insert, or_, select, update
 
 from digest.store import Outcome, OutboxRow, OutboxState
 from intracast.store.base import StoreBase, normalise_email
@@ -44,6 +45,7 @@ class RecipientStatus:
     email: str
     name: str | None
     origin: str  # config or csv
+    groups: tuple[str, ...]
     frequency: str | None  # as the config or CSV set it; None: the digest's own
     chosen: str | None  # their own choice; None: none
     unsubscribed_at: datetime | None
@@ -96,21 +98,30 @@ class AdminMixin(StoreBase):
         return runs
 
     async def find_recipients(self, text: str, limit: int) -> list[RecipientStatus]:
-        """Recipients whose email or name contains `text` (any case; empty: all), by email."""
+        """Recipients whose email, name or a group contains `text` (any case; empty: all), by email.
+
+        Only those the config and its CSV list now: the page is about who gets the digest. The
+        preferences of someone who left stay on record (and apply when they come back), unlisted.
+        """
         query = (
             select(recipient_table.c.email, recipient_table.c.name, recipient_table.c.origin,
-                   recipient_table.c.frequency, preferences.c.frequency.label("chosen"),
-                   preferences.c.unsubscribed_at)
+                   recipient_table.c.groups, recipient_table.c.frequency,
+                   preferences.c.frequency.label("chosen"), preferences.c.unsubscribed_at)
             .outerjoin(preferences, preferences.c.email == recipient_table.c.email)
             .order_by(recipient_table.c.email)
             .limit(limit)
         )
         if text.strip():
             needle = text.strip().lower()
+            # Groups are a JSON list, the same text on SQLite and PostgreSQL (`json`, not `jsonb`); the
+            # needle is written as JSON writes a string, so that a quote in it never matches the list's own.
+            in_groups = func.lower(cast(recipient_table.c.groups, Text)).contains(json.dumps(needle)[1:-1],
+                                                                                 autoescape=True)
             query = query.where(or_(recipient_table.c.email.contains(needle, autoescape=True),
-                                    recipient_table.c.name.icontains(needle, autoescape=True)))
+                                    recipient_table.c.name.icontains(needle, autoescape=True), in_groups))
         async with self._begin() as conn:
-            return [RecipientStatus(**row._mapping) for row in await conn.execute(query)]
+            rows = await conn.execute(query)
+            return [RecipientStatus(**{**row._mapping, "groups": tuple(row.groups)}) for row in rows]
 
     async def resubscribe_with_reason(self, email: str, admin: str, reason: str, now: datetime) -> bool:
         """Undo their unsubscribe and record why; False (and nothing recorded) if they had not unsubscribed."""

@@ -1,27 +1,27 @@
 """Recipients (rewritten from config and CSV) and preferences (kept from employees).
 
-The two are separate tables on purpose: a config reload or a CSV re-import
-replaces every recipient of its origin, and an employee's unsubscribe or
-frequency choice must survive that. Emails are stored and compared lowercased.
+The two are separate tables on purpose: every load of the config and its
+CSV replaces the whole list of recipients, and an employee's unsubscribe or
+frequency choice must survive that, also when they leave the list and come
+back. Emails are stored and compared lowercased.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import delete, func, literal, select
 
 from intracast.store.base import StoreBase, normalise_email
 from intracast.store.schema import UtcDateTime, preferences
 from intracast.store.schema import recipients as recipient_table
 
-log = logging.getLogger(__name__)
-
 ORIGINS = ("config", "csv")
+COMPARED = ("name", "locale", "timezone", "groups", "frequency", "origin")  # a change in one updates the row
+DELETE_CHUNK = 500  # addresses per DELETE: under every driver's limit on bound parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +32,16 @@ class RecipientRow:
     timezone: str | None = None
     groups: tuple[str, ...] = ()
     frequency: str | None = None
-    origin: str | None = None  # "config" or "csv"; filled in by the store
+    origin: str | None = None  # "config" (the config's list) or "csv" (its file); required by a replace
 
 
 @dataclass(frozen=True, slots=True)
 class ReplaceResult:
-    written: int
-    # Addresses another origin already lists; that origin's row stays.
-    skipped: tuple[str, ...] = ()
+    """How many addresses a replace added, changed and removed."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,31 +53,28 @@ class Preference:
 
 
 class RecipientsMixin(StoreBase):
-    async def replace_recipients(
-        self, origin: str, recipients: Sequence[RecipientRow], now: datetime
-    ) -> ReplaceResult:
-        """Make `recipients` the whole list from `origin`, in one transaction.
+    async def replace_recipients(self, recipients: Sequence[RecipientRow], now: datetime) -> ReplaceResult:
+        """Make `recipients` the whole list, in one transaction: new addresses are added, changed ones
+        updated (their `updated_at` becomes `now`), the others removed. A repeated address counts once
+        (its last row wins). Preferences stay as they are.
 
-        A repeated address counts once (its last row wins); an address that the
-        other origin already lists is skipped and reported, not overwritten.
+        Written as upserts, so that daemons on one database loading the same config at once all succeed.
         """
-        if origin not in ORIGINS:
-            raise ValueError(f"recipient origin {origin!r}: expected one of {ORIGINS}")
-        rows = {normalise_email(r.email): _values(r, origin, now) for r in recipients}
-        others = select(recipient_table.c.email).where(recipient_table.c.origin != origin)
+        wanted = {normalise_email(r.email): _values(r, now) for r in recipients}
         async with self._begin() as conn:
-            await conn.execute(delete(recipient_table).where(recipient_table.c.origin == origin))
-            taken = set(await conn.scalars(others)) & rows.keys()
-            values = [row for email, row in rows.items() if email not in taken]
-            if values:
-                await conn.execute(insert(recipient_table), values)
-        if taken:
-            log.warning(
-                "store.recipients_skipped origin=%s count=%d reason=listed_by_other_origin",
-                origin,
-                len(taken),
-            )
-        return ReplaceResult(written=len(values), skipped=tuple(sorted(taken)))
+            held = {row.email: _compared(row._mapping) for row in await conn.execute(select(recipient_table))}
+            upserts = [values for email, values in wanted.items() if held.get(email) != _compared(values)]
+            gone = sorted(held.keys() - wanted.keys())
+            if upserts:
+                insert = self._insert(recipient_table)
+                fresh = {column: insert.excluded[column] for column in (*COMPARED, "updated_at")}
+                await conn.execute(insert.on_conflict_do_update(index_elements=[recipient_table.c.email], set_=fresh),
+                                   upserts)
+            for start in range(0, len(gone), DELETE_CHUNK):
+                chunk = gone[start:start + DELETE_CHUNK]
+                await conn.execute(delete(recipient_table).where(recipient_table.c.email.in_(chunk)))
+        added = sum(values["email"] not in held for values in upserts)
+        return ReplaceResult(added=added, changed=len(upserts) - added, removed=len(gone))
 
     async def list_recipients(self) -> list[RecipientRow]:
         async with self._begin() as conn:
@@ -119,9 +118,9 @@ class RecipientsMixin(StoreBase):
             await conn.execute(stmt)
 
 
-def _values(row: RecipientRow, origin: str, now: datetime) -> dict[str, Any]:
-    if row.origin not in (None, origin):
-        raise ValueError(f"recipient {row.email}: origin {row.origin!r} given to a replace of {origin!r}")
+def _values(row: RecipientRow, now: datetime) -> dict[str, Any]:
+    if row.origin not in ORIGINS:
+        raise ValueError(f"recipient {row.email}: origin {row.origin!r}, expected one of {ORIGINS}")
     return {
         "email": normalise_email(row.email),
         "name": row.name,
@@ -129,9 +128,13 @@ def _values(row: RecipientRow, origin: str, now: datetime) -> dict[str, Any]:
         "timezone": row.timezone,
         "groups": list(row.groups),
         "frequency": row.frequency,
-        "origin": origin,
+        "origin": row.origin,
         "updated_at": now,
     }
+
+
+def _compared(values: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(tuple(values[c]) if c == "groups" else values[c] for c in COMPARED)
 
 
 def _recipient(values: Any) -> RecipientRow:

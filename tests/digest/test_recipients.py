@@ -47,7 +47,7 @@ def test_a_csv_with_commas_and_only_some_columns() -> None:
 def test_bad_rows_are_named_by_line_and_column_and_the_rest_load() -> None:
     recipients, problems = load({"file": "bad-rows.csv"})
     assert problems == [
-        "bad-rows.csv:1: team: unknown column, ignored; known: email, name, locale, timezone, groups, frequency, id",
+        "bad-rows.csv:1: team: warning: unknown column, ignored; known: email, name, locale, timezone, groups, frequency, id",
         "bad-rows.csv:3: email: not a valid address: There must be something after the @-sign.",
         "bad-rows.csv:4: locale: 'de' is not one of nl, en",
         "bad-rows.csv:7: timezone: unknown time zone 'Mars/Olympus'; use an IANA name such as Europe/Amsterdam",
@@ -62,7 +62,7 @@ def test_bad_rows_are_named_by_line_and_column_and_the_rest_load() -> None:
         ("gijs@example.org", "Gijs"), ("mo@example.org", "Mo Ali"), ("otto@example.org", "Otto")]
 
 
-def test_duplicates_merge_across_list_and_csv_the_first_mention_winning(tmp_path: Path) -> None:
+def test_duplicates_merge_across_list_and_csv_the_first_mention_winning_each_a_warning(tmp_path: Path) -> None:
     (tmp_path / "people.csv").write_text(
         "email;name;locale;timezone;groups;frequency;id\n"
         "AN.DEVRIES@example.org;Anna;en;Europe/London;ict|zorg;weekly;u1\n"
@@ -75,7 +75,13 @@ def test_duplicates_merge_across_list_and_csv_the_first_mention_winning(tmp_path
         {"email": "Bo@Example.org", "frequency": "daily"},
     ]}
     recipients, problems = load(config, tmp_path)
-    assert problems == []
+    in_list = "warning: also in the config's recipients.list: merged into one recipient; the list's values win"
+    again = "warning: listed again (first on line 2): merged into one recipient; the first mention's values win"
+    assert problems == [  # the rows load: these are warnings, and name lines, not addresses
+        f"people.csv:2: email: {in_list} and groups add up",
+        f"people.csv:3: email: {in_list} and groups add up",
+        f"people.csv:4: email: {again} and groups add up",
+    ]
     assert recipients == [
         # the list's name and groups win; the CSV fills locale, zone, frequency and id, and adds groups
         Recipient("an.devries@example.org", "An", "en", ZoneInfo("Europe/London"), ("zorg", "ict", "hr"), "weekly",
@@ -89,9 +95,9 @@ def test_an_unknown_or_unnamed_column_is_a_problem_on_line_1_and_the_rows_still_
     (tmp_path / "r.csv").write_text("email,Afdeling,name,,email\nan@example.org,HR,An,x,bo@example.org\n")
     recipients, problems = load({"file": "r.csv"}, tmp_path)
     assert problems == [
-        "r.csv:1: afdeling: unknown column, ignored; known: email, name, locale, timezone, groups, frequency, id",
-        "r.csv:1: column 4 has no name; its values are ignored",
-        "r.csv:1: email: appears twice; the second is ignored",
+        "r.csv:1: afdeling: warning: unknown column, ignored; known: email, name, locale, timezone, groups, frequency, id",
+        "r.csv:1: warning: column 4 has no name; its values are ignored",
+        "r.csv:1: email: warning: appears twice; the second is ignored",
     ]
     assert [(r.email, r.name) for r in recipients] == [("an@example.org", "An")]
 

@@ -38,6 +38,52 @@ def test_check_finds_the_config_through_the_environment_then_the_default(tmp_pat
     assert result.stdout.startswith("config/intracast.yaml: OK")
 
 
+RECIPIENTS_CONFIG = """\
+intranet: {name: Plek, url: "https://intranet.example.org"}
+recipients:
+  file: people.csv
+  list: [{email: anna@example.org, name: Anna}]
+"""
+
+
+def write_recipients(tmp_path: Path, rows: str) -> Path:
+    config = tmp_path / "config" / "intracast.yaml"
+    config.parent.mkdir()
+    config.write_text(RECIPIENTS_CONFIG)
+    (config.parent / "people.csv").write_text("email;name;locale;timezone\n" + rows)
+    return config
+
+
+def test_check_names_every_bad_row_of_the_recipients_csv_and_exits_1(tmp_path: Path) -> None:
+    write_recipients(tmp_path, (
+        "anna@example.org;Anna de Wit;;\n"
+        "bo@;Bo;;\n"
+        "cees@example.org;Cees;fr;\n"
+        "dewi@example.org;Dewi;;Europe/Amsterdm\n"
+        "eva@example.org;Eva;;\n"
+        "EVA@example.org;;en;\n"
+    ))
+    result = intracast("-c", "config/intracast.yaml", "check", cwd=tmp_path)
+    merged = "merged into one recipient; the {} values win and groups add up"
+    in_list, again = merged.format("list's"), merged.format("first mention's")
+    assert (result.returncode, result.stdout.splitlines()) == (1, [
+        f"config/people.csv:2: email: warning: also in the config's recipients.list: {in_list}",
+        "config/people.csv:3: email: not a valid address: There must be something after the @-sign.",
+        "config/people.csv:4: locale: 'fr' is not one of nl, en",
+        "config/people.csv:5: timezone: unknown time zone 'Europe/Amsterdm'; use an IANA name such as Europe/Amsterdam",
+        f"config/people.csv:7: email: warning: listed again (first on line 6): {again}",
+    ]), result.stderr
+
+
+def test_check_passes_a_recipients_csv_with_only_warnings_and_counts_them(tmp_path: Path) -> None:
+    config = write_recipients(tmp_path, "bo@example.org;Bo;;\nbo@example.org;Bo;en;\nanna@example.org;;;\n")
+    result = intracast("-c", str(config), "check")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        f"{config}: OK (0 sources, 0 digests, 2 recipients (1 from people.csv), 0 screens, 0 playlists; "
+        "2 warning(s))")
+
+
 def test_schema_is_current_in_config_schema_json() -> None:
     result = intracast("schema")
     assert result.returncode == 0

@@ -21,6 +21,7 @@ from intracast.store import (
     FetchState,
     Preference,
     RecipientRow,
+    ReplaceResult,
     SqlStore,
     StoreError,
     UpsertResult,
@@ -277,49 +278,52 @@ async def test_fetch_states_lists_every_source(store: SqlStore) -> None:
 # recipients and preferences
 
 
-async def test_replace_recipients_by_origin(store: SqlStore) -> None:
-    config = [
-        RecipientRow(
-            email="An@Example.org", name="An", locale="nl", timezone="Europe/Amsterdam", groups=("zorg",)
-        ),
-        RecipientRow(email="bo@example.org", frequency="weekly"),
-    ]
-    assert (await store.replace_recipients("config", config, NOW)).written == 2
-    csv = [RecipientRow(email="an@example.org", name="Other An"), RecipientRow(email="cy@example.org")]
-    result = await store.replace_recipients("csv", csv, NOW)
-    assert (result.written, result.skipped) == (1, ("an@example.org",))
-    assert await store.list_recipients() == [
-        RecipientRow(
-            email="an@example.org",
-            name="An",
-            locale="nl",
-            timezone="Europe/Amsterdam",
-            groups=("zorg",),
-            origin="config",
-        ),
-        RecipientRow(email="bo@example.org", frequency="weekly", origin="config"),
-        RecipientRow(email="cy@example.org", origin="csv"),
-    ]
-    await store.replace_recipients("config", [RecipientRow(email="dee@example.org")], NOW)
-    assert [(r.email, r.origin) for r in await store.list_recipients()] == [
-        ("cy@example.org", "csv"),
-        ("dee@example.org", "config"),
-    ]
+async def test_replacing_the_recipients_adds_changes_and_removes_only_what_differs(store: SqlStore) -> None:
+    an = RecipientRow(email="An@Example.org", name="An", locale="nl", timezone="Europe/Amsterdam", groups=("zorg",),
+                      origin="config")
+    bo = RecipientRow(email="bo@example.org", frequency="weekly", origin="csv")
+    assert await store.replace_recipients([an, bo], NOW) == ReplaceResult(added=2)
+    assert await store.list_recipients() == [replace(an, email="an@example.org"), bo]
+    assert await store.replace_recipients([an, bo], NOW) == ReplaceResult(), "the same list changes nothing"
+    moved = replace(an, groups=("zorg", "ict"), origin="csv")  # from the config's list into the file
+    cy = RecipientRow(email="cy@example.org", origin="csv")
+    assert await store.replace_recipients([moved, cy], NOW) == ReplaceResult(added=1, changed=1, removed=1)
+    assert [(r.email, r.groups, r.origin) for r in await store.list_recipients()] == [
+        ("an@example.org", ("zorg", "ict"), "csv"), ("cy@example.org", (), "csv")]
 
 
-async def test_replace_recipients_refuses_unknown_origins(store: SqlStore) -> None:
-    with pytest.raises(ValueError, match="origin"):
-        await store.replace_recipients("ldap", [], NOW)
-    with pytest.raises(ValueError, match="origin"):
-        await store.replace_recipients("csv", [RecipientRow(email="a@example.org", origin="config")], NOW)
+async def test_a_repeated_address_counts_once_and_every_row_names_its_origin(store: SqlStore) -> None:
+    rows = [RecipientRow(email="an@example.org", name="An", origin="config"),
+            RecipientRow(email="AN@example.org", name="Anna", origin="csv")]
+    assert await store.replace_recipients(rows, NOW) == ReplaceResult(added=1)
+    assert [(r.name, r.origin) for r in await store.list_recipients()] == [("Anna", "csv")]
+    for origin in (None, "ldap"):
+        with pytest.raises(ValueError, match="origin"):
+            await store.replace_recipients([RecipientRow(email="a@example.org", origin=origin)], NOW)
+    assert len(await store.list_recipients()) == 1, "a refused list changes nothing"
+
+
+async def test_thousands_of_recipients_are_replaced_and_removed_at_once(store: SqlStore) -> None:
+    rows = [RecipientRow(email=f"collega{n:04d}@example.org", origin="csv") for n in range(1_200)]
+    assert await store.replace_recipients(rows, NOW) == ReplaceResult(added=1_200)
+    assert await store.replace_recipients(rows[:1], NOW) == ReplaceResult(removed=1_199)
+    assert [r.email for r in await store.list_recipients()] == ["collega0000@example.org"]
+
+
+async def test_daemons_replacing_the_same_recipients_at_once_all_succeed(store: SqlStore) -> None:
+    rows = [RecipientRow(email=f"collega{n:03d}@example.org", origin="csv") for n in range(200)]
+    results = await asyncio.gather(*(store.replace_recipients(rows, NOW) for _ in range(3)))
+    assert sum(result.added for result in results) >= 200  # each may count them, as it found none
+    assert len(await store.list_recipients()) == 200
 
 
 async def test_preferences_survive_recipient_replacement(store: SqlStore) -> None:
-    await store.replace_recipients("csv", [RecipientRow(email="an@example.org")], NOW)
+    an = RecipientRow(email="an@example.org", origin="csv")
+    await store.replace_recipients([an], NOW)
     await store.set_frequency("AN@example.org", "weekly", NOW)
     await store.unsubscribe("an@example.org", NOW + timedelta(minutes=1))
-    await store.replace_recipients("csv", [], NOW)
-    await store.replace_recipients("csv", [RecipientRow(email="an@example.org")], NOW)
+    await store.replace_recipients([], NOW)
+    await store.replace_recipients([an], NOW)
     assert await store.get_preference("an@example.org") == Preference(
         email="an@example.org",
         frequency="weekly",

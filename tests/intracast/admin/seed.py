@@ -35,9 +35,10 @@ async def seed(store: SqlStore, now: datetime) -> None:
         await store.record_fetch_failure("events", now - ago, "source 'events': HTTP 503", kind="http")
     await store.record_heartbeat(Heartbeat("canteen", at=now - timedelta(seconds=30), width=1920, height=1080))
     await store.record_heartbeat(Heartbeat("hall", at=now - timedelta(minutes=5)))
-    await store.replace_recipients("config", [RecipientRow("anna@example.org", "Anna Jansen"),
-                                              RecipientRow("bram@example.org", "Bram de Vries", frequency="weekly"),
-                                              RecipientRow("cas_1@example.org", "Cas 100%")], now)
+    await store.replace_recipients([RecipientRow("anna@example.org", "Anna Jansen", groups=("zorg",), origin="config"),
+                                    RecipientRow("bram@example.org", "Bram de Vries", groups=("ict", "Team Noord"),
+                                                 frequency="weekly", origin="csv"),
+                                    RecipientRow("cas_1@example.org", "Cas 100%", origin="csv")], now)
     await store.set_frequency("anna@example.org", "daily", now)
     await store.unsubscribe("bram@example.org", now - timedelta(days=2))
     await _outbox(store, now)

@@ -22,8 +22,9 @@ PAGES = [
      ["Opgehaald elke 15m", "Berichten bewaard 12", "News item 0", "Nu ophalen"]),
     ("/admin/outbox", ["Digest deferred", "421 4.7.0 Try again later", "550 5.1.1 No such user", "bounce@example.org"],
      ["Postvak uit", "uitgesteld", "421 4.7.0 Try again later"]),
-    ("/admin/recipients", ["Anna Jansen daily (their own choice)", "Why resubscribe them?", "Subscribed"],
-     ["Anna Jansen dagelijks (eigen keuze)", "Waarom weer aanmelden?", "Aangemeld"]),
+    ("/admin/recipients", ["Anna Jansen zorg daily (their own choice)", "Why resubscribe them?", "Subscribed",
+                           "Bram de Vries ict, Team Noord weekly"],
+     ["Anna Jansen zorg dagelijks (eigen keuze)", "Waarom weer aanmelden?", "Aangemeld", "E-mailadres, naam of groep"]),
 ]
 
 
@@ -142,7 +143,7 @@ async def test_a_missing_message_is_not_found(seeded: Dashboard) -> None:
         assert (await seeded.client.get(path)).status == 404
 
 
-async def test_recipients_are_found_by_email_or_name(seeded: Dashboard) -> None:
+async def test_recipients_are_found_by_email_name_or_group(seeded: Dashboard) -> None:
     async def found(query: str) -> list[str]:
         page = await seeded.page(f"/admin/recipients?q={query}")
         return re.findall(r"\S+@example\.org", page.text.split("Resubscribed by an admin")[0])
@@ -152,6 +153,9 @@ async def test_recipients_are_found_by_email_or_name(seeded: Dashboard) -> None:
     assert await found("anna@") == ["anna@example.org"]
     assert await found("%25") == ["cas_1@example.org"]  # "%" is a character, not a wildcard
     assert await found("s_") == ["cas_1@example.org"]
+    assert await found("ZORG") == ["anna@example.org"]
+    assert await found("team noord") == ["bram@example.org"]  # a group's name with a space
+    assert await found('"') == [], "the quotes of the stored list of groups are no match"
 
 
 async def test_resubscribing_needs_a_reason_and_keeps_it(seeded: Dashboard, caplog: pytest.LogCaptureFixture) -> None:

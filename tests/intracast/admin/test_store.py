@@ -51,7 +51,7 @@ async def test_one_delivery_by_its_id(store: SqlStore) -> None:
 
 
 async def test_a_resubscription_needs_an_unsubscribe_and_keeps_who_why_and_since_when(store: SqlStore) -> None:
-    await store.replace_recipients("config", [RecipientRow("an@example.org", "An")], NOW)
+    await store.replace_recipients([RecipientRow("an@example.org", "An", origin="config")], NOW)
     assert not await store.resubscribe_with_reason("an@example.org", "admin", "why", NOW)
     await store.unsubscribe("An@Example.org", NOW - timedelta(days=3))
     assert await store.resubscribe_with_reason("AN@example.org", "admin", "asked by phone", NOW)
@@ -62,3 +62,28 @@ async def test_a_resubscription_needs_an_unsubscribe_and_keeps_who_why_and_since
     assert (entry.unsubscribed_at, entry.at) == (NOW - timedelta(days=3), NOW)
     [status] = await store.find_recipients("an", 10)
     assert (status.email, status.unsubscribed_at, status.chosen) == ("an@example.org", None, None)
+
+
+async def test_recipients_are_found_by_email_name_or_group(store: SqlStore) -> None:
+    await seed(store, NOW)
+
+    async def found(text: str) -> list[str]:
+        return [status.email for status in await store.find_recipients(text, 10)]
+
+    assert await found("") == ["anna@example.org", "bram@example.org", "cas_1@example.org"]
+    assert await found("EXAMPLE") == ["anna@example.org", "bram@example.org", "cas_1@example.org"]
+    assert await found("Noord") == ["bram@example.org"]  # "Team Noord", one of Bram's two groups
+    assert await found("zorg") == ["anna@example.org"]
+    assert await found('ict", "team') == [], "the stored list's quotes and commas are no match"
+    [bram] = await store.find_recipients("bram", 10)
+    assert bram.groups == ("ict", "Team Noord")
+
+
+async def test_someone_no_longer_listed_is_not_found_but_their_unsubscribe_stays(store: SqlStore) -> None:
+    await seed(store, NOW)  # Bram unsubscribed two days ago
+    await store.replace_recipients([RecipientRow("anna@example.org", origin="config")], NOW)
+    assert [status.email for status in await store.find_recipients("", 10)] == ["anna@example.org"]
+    await store.replace_recipients([RecipientRow("anna@example.org", origin="config"),
+                                    RecipientRow("bram@example.org", origin="csv")], NOW)
+    [bram] = await store.find_recipients("bram", 10)
+    assert bram.unsubscribed_at == NOW - timedelta(days=2), "back on the list, still unsubscribed"
