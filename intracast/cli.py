@@ -53,9 +53,14 @@ def _load(ctx: click.Context) -> LoadedConfig:
 def run(ctx: click.Context, listen: str | None) -> None:
     """Run the daemon: scheduler and web server, until SIGTERM or Ctrl+C."""
     from intracast.daemon import run_daemon
+    from intracast.listen import ListenError
 
     loaded = _load(ctx)
-    _store_guard(lambda: run_daemon(loaded, listen=listen, out=lambda text: click.echo(text)))
+    try:
+        _store_guard(lambda: run_daemon(loaded, listen=listen, out=lambda text: click.echo(text)))
+    except ListenError as e:
+        click.echo(f"intracast: {e}", err=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -36,6 +36,7 @@ from intracast.digests import Digests
 from intracast.health import is_online
 from intracast.ingest import utcnow
 from intracast.jobs import Jobs
+from intracast.listen import bind
 from intracast.media import make_media
 from intracast.reload import Reloader
 from intracast.runtime import Runtime, create_sources, open_runtime
@@ -51,7 +52,10 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stopper(stop, hangup))
     loop.add_signal_handler(signal.SIGHUP, hangup.set)
+    sockets = bind(listen or loaded.config.server.listen)  # first: a busy port stops us before any work
     async with AsyncExitStack() as stack:
+        for sock in sockets:
+            stack.callback(sock.close)
         runtime = await stack.enter_async_context(open_runtime(loaded))
         runtime.metrics.config_loaded.set(time.time())
         cluster = make_cluster(runtime.store, loaded.config.storage.url)
@@ -83,8 +87,8 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        host, _, port = (listen or loaded.config.server.listen).rpartition(":")
-        await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+        for sock in sockets:
+            await web.SockSite(runner, sock).start()
         stack.push_async_callback(scheduler.shutdown)
         scheduler.start()
         bound_host, bound_port = runner.addresses[0][:2]
