@@ -32,6 +32,7 @@ from intracast.admin.web import add_admin_routes
 from intracast.banner import banner
 from intracast.cluster import Cluster, make_cluster
 from intracast.config import Config, LoadedConfig
+from intracast.config_in_force import record, recording
 from intracast.digests import Digests
 from intracast.health import is_online
 from intracast.ingest import utcnow
@@ -69,7 +70,8 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
             await screens.reconfigure(new)
             jobs.apply(new.config)
 
-        reloader = Reloader(loaded, apply, runtime.metrics)
+        await record(runtime.store, loaded, utcnow, cluster.instance)  # for `intracast status` on a broken file
+        reloader = Reloader(loaded, recording(apply, runtime.store, utcnow, cluster.instance), runtime.metrics)
         media = make_media(lambda: reloader.loaded, runtime.services, lambda: screens.side())
         screens = Screens(loaded, runtime.store, digests.mailing.links, media=media.keys.url, cluster=cluster)
         scheduler = Scheduler(runtime.metrics, loaded.config.intranet.timezone)

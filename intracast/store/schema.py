@@ -277,3 +277,14 @@ job_claims = Table(
     Column("instance", Text, nullable=False),
     Column("claimed_at", UtcDateTime, nullable=False),
 )
+
+# The config a daemon runs on, by the config file's path (intracast/config_in_force.py): `intracast status`
+# shows it while the file itself is broken. Daemons sharing a config file share its row; the last load wins.
+config_in_force = Table(
+    "config_in_force",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("text", Text, nullable=False),  # as read, before ${...} are substituted: no secret from the environment
+    Column("loaded_at", UtcDateTime, nullable=False),
+    Column("instance", Text, nullable=False),
+)

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from intracast.store.admin import AdminMixin
 from intracast.store.clicks import ClicksMixin
 from intracast.store.cluster import ClusterMixin
+from intracast.store.config_in_force import ConfigInForceMixin
 from intracast.store.digests import DigestsMixin
 from intracast.store.engine import create_engine, describe
 from intracast.store.fetch_state import FetchStateMixin
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 class SqlStore(
     ItemsMixin, FetchStateMixin, RecipientsMixin, OutboxMixin, DigestsMixin, ClicksMixin, HeartbeatsMixin,
-    OverridesMixin, PairingMixin, AdminMixin, ClusterMixin,
+    OverridesMixin, PairingMixin, AdminMixin, ClusterMixin, ConfigInForceMixin,
 ):
     """The store; implements `digest.store.DeliveryStore`, `screens.store.PlaylistStore` and `PairingStore`.
 
