@@ -19,7 +19,7 @@ from digest.links import Links
 from intracast import __version__
 from intracast.cluster import Cluster, Solo
 from intracast.config import LoadedConfig
-from intracast.health import source_state
+from intracast.health import SourceState, source_state
 from intracast.ingest import Clock, utcnow
 from intracast.store import SqlStore
 from screens.builds import Builds
@@ -168,7 +168,7 @@ class Screens:
             name: state.last_success
             for name, state in states.items()
             if name in self._sources and state.last_success is not None
-            and source_state(self._sources[name], state, now) == "degraded"
+            and source_state(self._sources[name], state, now) == SourceState.DEGRADED
         }
 
 
