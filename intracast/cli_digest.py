@@ -10,6 +10,8 @@ from typing import TypeVar
 
 import click
 
+from digest.store import Outcome
+
 from intracast.config import LoadedConfig
 from intracast.digests import Digests
 from intracast.ingest import utcnow
@@ -17,6 +19,15 @@ from intracast.runtime import Runtime, open_runtime
 from intracast.store import StoreError
 
 T = TypeVar("T")
+
+# What a dry run says instead of what it did not do.
+DRY_RUN = {Outcome.QUEUED: "would queue", Outcome.CAUGHT_UP: "would catch up"}
+# Why `digest preview` renders a digest that is not sent to that person.
+NOT_SENT = {
+    Outcome.UNSUBSCRIBED: "unsubscribed; {name} is not sent to them",
+    Outcome.FREQUENCY_OFF: "set their digests to off; {name} is not sent to them",
+    Outcome.NOT_IN_AUDIENCE: "not in the audience of {name}; it is not sent to them",
+}
 
 
 @click.group()
@@ -34,10 +45,13 @@ def preview(ctx: click.Context, name: str, email: str, fmt: str) -> None:
     loaded = _loaded(ctx, name)
 
     async def render(runtime: Runtime, digests: Digests):
-        recipient = _recipient(digests, email)
-        return await digests.run_for(digests.digest(name)).preview(recipient, utcnow())
+        recipient, runner = _recipient(digests, email), digests.run_for(digests.digest(name))
+        return await runner.preview(recipient, utcnow()), await runner.skipped(recipient)
 
-    message = _with_digests(loaded, render)
+    message, skipped = _with_digests(loaded, render)
+    if skipped is not None:
+        shown = "; below is what they would get otherwise" if message is not None else ""
+        click.echo(f"{email}: {NOT_SENT[skipped].format(name=name)}{shown}", err=True)
     if message is None:
         click.echo(f"{email}: nothing new for this digest now", err=True)
         return
@@ -71,8 +85,10 @@ def send(ctx: click.Context, name: str, email: str | None, dry_run: bool, catchu
             return stats, await digests.sender.drain()
 
     stats, drained = _with_digests(loaded, run)
-    counts = ", ".join(f"{n} {outcome.value.replace('_', ' ')}" for outcome, n in sorted(stats.outcomes.items()))
-    click.echo(f"{name}: {counts or 'no recipients'}")
+    words = DRY_RUN if dry_run else {}
+    counts = ", ".join(f"{n} {words.get(outcome, outcome.value.replace('_', ' '))}"
+                       for outcome, n in sorted(stats.outcomes.items()))
+    click.echo(f"{name}{' (dry run)' if dry_run else ''}: {counts or 'no recipients'}")
     if drained is not None:
         click.echo(f"outbox: {drained.sent} sent, {drained.deferred} deferred, {drained.failed} failed")
 
