@@ -13,8 +13,8 @@ time zone; `Screens.override` pushes it to the screens at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, cast
 from zoneinfo import ZoneInfo
@@ -42,12 +42,24 @@ class ScreenView:
     beat: Heartbeat | None
     online: bool
     link: str  # its page, without the token
+    titles: Mapping[str, str] = field(default_factory=dict)  # the names of its current slides, by key
 
     @property
     def playlist_age(self) -> timedelta | None:
-        """How old the playlist the player last had was, as it said in its heartbeat."""
-        age = self.beat.playlist_age if self.beat else None
+        """How old the playlist the player last had was, as it said in its heartbeat; None when unknown,
+        as it is once the screen is offline (its last word says nothing about what it has now)."""
+        age = self.beat.playlist_age if self.beat and self.online else None
         return timedelta(seconds=age) if age is not None else None
+
+    @property
+    def slide_title(self) -> str | None:
+        """The name of the slide it said it shows, when its current playlist has that slide."""
+        return self.titles.get(self.beat.slide) if self.beat and self.beat.slide else None
+
+    @property
+    def slide_kind(self) -> str:
+        """What kind of slide it said it shows (item, clock, ...): the first part of the slide's key."""
+        return (self.beat.slide or "").split(":", 1)[0] if self.beat else ""
 
 
 @dataclass(frozen=True)
@@ -133,7 +145,7 @@ async def _page(request: web.Request, form: OverrideForm, problems: Sequence[str
     admin, screens = site.admin, _screens(site)
     config, now = admin.loaded.config, admin.clock()
     beats = await admin.store.last_heartbeats()
-    views = [_view(screens, screen, beats.get(screen.id), now) for screen in config.screens]
+    views = [await _view(screens, screen, beats.get(screen.id), now) for screen in config.screens]
     return site.render(
         request, "screens.html", status=status, csp=FRAMING_CSP, screens=views, now=now,
         overrides=await admin.store.active_overrides(now), names={s.id: s.name for s in config.screens},
@@ -142,9 +154,10 @@ async def _page(request: web.Request, form: OverrideForm, problems: Sequence[str
     )
 
 
-def _view(screens: Screens, screen: ScreenConfig, beat: Heartbeat | None, now: datetime) -> ScreenView:
+async def _view(screens: Screens, screen: ScreenConfig, beat: Heartbeat | None, now: datetime) -> ScreenView:
     link = f"{screens.public_url}/screens/{screen.id}"
-    return ScreenView(screen, beat, is_online(beat, now), link)
+    titles = (await screens.builds.peek(screen.id)).titles
+    return ScreenView(screen, beat, is_online(beat, now), link, titles)
 
 
 def _screens(site: Site) -> Screens:

@@ -17,6 +17,7 @@ from pytest_aiohttp import AiohttpClient
 
 from intracast.admin.sessions import COOKIE as ADMIN_COOKIE
 from screens.store import Heartbeat
+from sources.item import Item
 from tests.intracast.admin.conftest import Client, Clock, Dashboard, Feed, Page
 from tests.intracast.admin.screens_dashboard import SCREEN_TOKEN, ScreensDashboard, open_screens_dashboard
 
@@ -52,9 +53,9 @@ async def override(board: Dashboard, locale: str = "en", **fields: str | list[st
 
 @pytest.mark.parametrize(("locale", "words"), [
     ("en", ["Canteen online", "Hall offline", "30 seconds ago", "5 minutes ago", "1920 × 1080",
-            "Playlist age 42 seconds", "Showing clock:0", "Player version 0.0.1 (the daemon runs"]),
+            "Playlist age 42 seconds", "Showing the clock", "Player version 0.0.1 (the daemon runs"]),
     ("nl", ["Canteen verbonden", "Hall niet verbonden", "30 seconden geleden", "5 minuten geleden", "1920 × 1080",
-            "Leeftijd afspeellijst 42 seconden", "Toont nu clock:0", "Versie van de speler 0.0.1 (de daemon draait"]),
+            "Leeftijd afspeellijst 42 seconden", "Toont nu de klok", "Versie van de speler 0.0.1 (de daemon draait"]),
 ])
 async def test_each_screen_is_online_or_offline_by_its_heartbeats(
     wall: ScreensDashboard, locale: str, words: list[str]
@@ -80,6 +81,53 @@ async def test_each_screen_is_online_or_offline_by_its_heartbeats(
     assert "Hall online" in (await board.page("/admin/screens")).text
     board.clock.advance(seconds=1)
     assert "Hall offline" in (await board.page("/admin/screens")).text  # two minutes without a beat
+
+
+@pytest.fixture
+async def news_wall(tmp_path: Path, aiohttp_client: AiohttpClient, feed: tuple[Feed, TestServer],
+                    clock: Clock) -> AsyncIterator[ScreensDashboard]:
+    """The Screens page over screens whose playlist shows the news, then the clock."""
+    blocks = "[{sources: [news]}, {type: clock}]"
+    async for opened in open_screens_dashboard(tmp_path, aiohttp_client, feed, clock, blocks=blocks):
+        assert (await opened.dashboard.login()).status == 303
+        yield opened
+
+
+def showing(page: Page, screen: str) -> str:
+    """What the screen's card says it shows, up to the next fact."""
+    return page.text.split(f"{screen} ", 1)[1].split("Showing ", 1)[1].split(" Playlist age")[0]
+
+
+async def test_a_screen_shows_the_title_of_its_slide_not_its_key(news_wall: ScreensDashboard) -> None:
+    board = news_wall.dashboard
+    news = Item("news", "intranet:2026-11-24:vpn", "VPN maintenance tonight", "https://intranet.example.org/vpn",
+                published=board.clock.now - timedelta(hours=1))
+    await board.store.upsert_items([news], board.clock.now)
+    await news_wall.screens.refresh()
+    tv = await news_wall.screen_client("canteen")
+    slides = json.loads(await (await tv.get("/screens/canteen/playlist.json")).text())["slides"]
+    assert [s["key"] for s in slides] == ["item:news:intranet:2026-11-24:vpn", "clock:1"]
+    for slide, says in [(slides[0]["key"], "VPN maintenance tonight"), ("clock:1", "the clock"),
+                        ("item:news:gone", "an item no longer on its playlist")]:
+        assert (await tv.post("/screens/canteen/heartbeat", json=BEAT | {"slide": slide})).status == 204
+        page = await board.page("/admin/screens")
+        assert showing(page, "Canteen") == says
+        assert slide not in page.text
+    nl = await board.page("/admin/screens", "nl")
+    assert "Toont nu een bericht dat niet meer in de afspeellijst staat" in nl.text
+
+
+@pytest.mark.parametrize(("locale", "says"), [
+    ("en", "Playlist age unknown while the screen is offline"),
+    ("nl", "Leeftijd afspeellijst onbekend zolang het scherm niet verbonden is"),
+])
+async def test_an_offline_screen_s_playlist_age_is_unknown(wall: ScreensDashboard, locale: str, says: str) -> None:
+    board = wall.dashboard
+    tv = await wall.screen_client("hall")
+    assert (await tv.post("/screens/hall/heartbeat", json=BEAT | {"playlist_age": 1.0})).status == 204
+    board.clock.advance(minutes=2)
+    page = await board.page("/admin/screens", locale)
+    assert says in page.text and "1 second" not in page.text and "1 seconde" not in page.text
 
 
 @pytest.mark.parametrize(("locale", "says"), [
