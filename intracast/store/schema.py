@@ -288,3 +288,16 @@ config_in_force = Table(
     Column("loaded_at", UtcDateTime, nullable=False),
     Column("instance", Text, nullable=False),
 )
+
+# A pinned item an admin hid from the screens (intracast/store/hidden_alerts.py), as it was when hidden:
+# while the item's content hash is still this one, no screen shows it; once it changes, it shows again.
+hidden_alerts = Table(
+    "hidden_alerts",
+    metadata,
+    Column("source", String, nullable=False),
+    Column("guid", String, nullable=False),
+    Column("content_hash", String, nullable=False),
+    Column("hidden_at", UtcDateTime, nullable=False),
+    Column("hidden_by", Text, nullable=False),
+    PrimaryKeyConstraint("source", "guid"),
+)
