@@ -5,9 +5,9 @@ with the right token answers 303 to the same URL without it, setting an
 HttpOnly, SameSite=Strict cookie scoped to `/screens/{id}`, so the secret
 leaves the address bar and the history. Later requests send the cookie. A
 missing or wrong token is 403 (`ScreenForbidden`) with a plain text naming
-the screen and saying how to get a token (the player page shows the TV a
-page of its own, legible across a room); an unknown screen id is 404. The player page
-(`GET /screens/{id}`, screens/player.py) calls `authorise` too; pairing
+the screen and saying how to get a token; an unknown screen id is 404. The
+player page (`GET /screens/{id}`, screens/player.py) calls `authorise` too,
+and shows the TV a 403 page of its own, legible across a room; pairing
 (screens/pairing.py) gives a TV the same cookie through `hand_over`.
 
 Screens are looked up in `Builds`, which holds the current config, so a
