@@ -105,13 +105,8 @@ class DigestRun:
         def outcome(kind: Outcome, window: Window | None = None, detail: str | None = None) -> RunOutcome:
             return RunOutcome(self.digest.name, recipient.key, window.end if window else None, kind, detail, now)
 
-        preference = preferences.get(recipient.key)
-        if preference is not None and preference.unsubscribed_at is not None:
-            return outcome(Outcome.UNSUBSCRIBED)
-        if _frequency(recipient, preferences) == "off":
-            return outcome(Outcome.FREQUENCY_OFF)
-        if not self.digest.reaches(recipient.groups):
-            return outcome(Outcome.NOT_IN_AUDIENCE)
+        if (skipped := self._skipped(recipient, preferences)) is not None:
+            return outcome(skipped)
         if window is None:
             return outcome(Outcome.NOT_DUE)
         if window.missed:
@@ -132,6 +127,21 @@ class DigestRun:
         if not dry_run:
             await self._store.advance_window(self.digest.name, recipient.key, window.end)
         return outcome(kind, window, detail)
+
+    def _skipped(self, recipient: Recipient, preferences: Mapping) -> Outcome | None:
+        """Why this digest is never sent to the recipient, whatever is new: unsubscribed, off, or not for them."""
+        preference = preferences.get(recipient.key)
+        if preference is not None and preference.unsubscribed_at is not None:
+            return Outcome.UNSUBSCRIBED
+        if _frequency(recipient, preferences) == "off":
+            return Outcome.FREQUENCY_OFF
+        if not self.digest.reaches(recipient.groups):
+            return Outcome.NOT_IN_AUDIENCE
+        return None
+
+    async def skipped(self, recipient: Recipient) -> Outcome | None:
+        """`_skipped` with the stored preferences: what `digest preview` tells beside the digest it renders."""
+        return self._skipped(recipient, await self._store.preferences())
 
     async def _select(self, recipient: Recipient, window: Window, now: datetime) -> Selection:
         personal = {name: await self._fetch_personal(name, recipient) for name in self._personal_sources}

@@ -65,9 +65,14 @@ def _load(ctx: click.Context) -> LoadedConfig:
 def run(ctx: click.Context, listen: str | None) -> None:
     """Run the daemon: scheduler and web server, until SIGTERM or Ctrl+C."""
     from intracast.daemon import run_daemon
+    from intracast.listen import ListenError
 
     loaded = _load(ctx)
-    _store_guard(lambda: run_daemon(loaded, listen=listen, out=lambda text: click.echo(text)))
+    try:
+        _store_guard(lambda: run_daemon(loaded, listen=listen, out=lambda text: click.echo(text)))
+    except ListenError as e:
+        click.echo(f"intracast: {e}", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -123,7 +128,7 @@ def fetch(ctx: click.Context, sources: tuple[str, ...], as_json: bool, store: bo
     names = [n for n in (sources or known) if fields is not None or not getattr(known[n], "per_recipient", False)]
     for skipped in sorted(set(sources or known) - set(names)):
         click.echo(f"{skipped}: per-recipient source; fetch it with --recipient EMAIL", err=True)
-    outcomes = _store_guard(lambda: fetch_once(loaded, names, store=store, recipient=fields))
+    outcomes = _store_guard(lambda: fetch_once(loaded, names, store=store, clock=ctx.obj.clock, recipient=fields))
     print_outcomes(outcomes, as_json=as_json, stored=store, timezone=loaded.config.intranet.timezone)
     sys.exit(1 if any(outcome.error for outcome in outcomes) else 0)
 

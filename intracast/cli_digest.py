@@ -10,13 +10,23 @@ from typing import TypeVar
 
 import click
 
+from digest.store import Outcome
+
 from intracast.config import LoadedConfig
 from intracast.digests import Digests
-from intracast.ingest import utcnow
 from intracast.runtime import Runtime, open_runtime
 from intracast.store import StoreError
 
 T = TypeVar("T")
+
+# What a dry run says instead of what it did not do.
+DRY_RUN = {Outcome.QUEUED: "would queue", Outcome.CAUGHT_UP: "would catch up"}
+# Why `digest preview` renders a digest that is not sent to that person.
+NOT_SENT = {
+    Outcome.UNSUBSCRIBED: "unsubscribed; {name} is not sent to them",
+    Outcome.FREQUENCY_OFF: "set their digests to off; {name} is not sent to them",
+    Outcome.NOT_IN_AUDIENCE: "not in the audience of {name}; it is not sent to them",
+}
 
 
 @click.group()
@@ -34,10 +44,13 @@ def preview(ctx: click.Context, name: str, email: str, fmt: str) -> None:
     loaded = _loaded(ctx, name)
 
     async def render(runtime: Runtime, digests: Digests):
-        recipient = _recipient(digests, email)
-        return await digests.run_for(digests.digest(name)).preview(recipient, utcnow())
+        recipient, runner = _recipient(digests, email), digests.run_for(digests.digest(name))
+        return await runner.preview(recipient, ctx.find_root().obj.clock()), await runner.skipped(recipient)
 
-    message = _with_digests(loaded, render)
+    message, skipped = _with_digests(ctx, loaded, render)
+    if skipped is not None:
+        shown = "; below is what they would get otherwise" if message is not None else ""
+        click.echo(f"{email}: {NOT_SENT[skipped].format(name=name)}{shown}", err=True)
     if message is None:
         click.echo(f"{email}: nothing new for this digest now", err=True)
         return
@@ -59,7 +72,7 @@ def send(ctx: click.Context, name: str, email: str | None, dry_run: bool, catchu
     loaded = _loaded(ctx, name)
 
     async def run(runtime: Runtime, digests: Digests):
-        stats = await digests.run(name, utcnow(), only=email, catchup=catchup, dry_run=dry_run, manual=True,
+        stats = await digests.run(name, ctx.find_root().obj.clock(), only=email, catchup=catchup, dry_run=dry_run, manual=True,
                                   progress=_progress(name) if sys.stderr.isatty() else None)
         if sys.stderr.isatty():
             click.echo(err=True)
@@ -70,9 +83,11 @@ def send(ctx: click.Context, name: str, email: str | None, dry_run: bool, catchu
             stack.push_async_callback(digests.backend.close)
             return stats, await digests.sender.drain()
 
-    stats, drained = _with_digests(loaded, run)
-    counts = ", ".join(f"{n} {outcome.value.replace('_', ' ')}" for outcome, n in sorted(stats.outcomes.items()))
-    click.echo(f"{name}: {counts or 'no recipients'}")
+    stats, drained = _with_digests(ctx, loaded, run)
+    words = DRY_RUN if dry_run else {}
+    counts = ", ".join(f"{n} {words.get(outcome, outcome.value.replace('_', ' '))}"
+                       for outcome, n in sorted(stats.outcomes.items()))
+    click.echo(f"{name}{' (dry run)' if dry_run else ''}: {counts or 'no recipients'}")
     if drained is not None:
         click.echo(f"outbox: {drained.sent} sent, {drained.deferred} deferred, {drained.failed} failed")
 
@@ -87,7 +102,7 @@ def why(ctx: click.Context, email: str) -> None:
     async def explain(runtime: Runtime, digests: Digests):
         return await runtime.store.outcomes_for(email), await runtime.store.outbox(20, recipient=email)
 
-    outcomes, rows = _with_digests(loaded, explain)
+    outcomes, rows = _with_digests(ctx, loaded, explain)
     tz = loaded.config.intranet.timezone
     if not outcomes and not rows:
         click.echo(f"{email}: no digest run has considered this address yet")
@@ -123,10 +138,12 @@ def _recipient(digests: Digests, email: str):
     raise click.BadParameter(f"no recipient {email} in the config or its CSV", param_hint="--to")
 
 
-def _with_digests(loaded: LoadedConfig, work: Callable[[Runtime, Digests], Awaitable[T]]) -> T:
+def _with_digests(ctx: click.Context, loaded: LoadedConfig, work: Callable[[Runtime, Digests], Awaitable[T]]) -> T:
+    clock = ctx.find_root().obj.clock
+
     async def main() -> T:
-        async with open_runtime(loaded) as runtime:
-            return await work(runtime, Digests(loaded, runtime.store, runtime.ingestor))
+        async with open_runtime(loaded, clock) as runtime:
+            return await work(runtime, Digests(loaded, runtime.store, runtime.ingestor, clock=clock))
 
     try:
         return asyncio.run(main())

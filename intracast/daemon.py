@@ -33,10 +33,12 @@ from intracast.admin.web import add_admin_routes
 from intracast.banner import banner
 from intracast.cluster import Cluster, make_cluster
 from intracast.config import Config, LoadedConfig
+from intracast.config_in_force import record, recording
 from intracast.digests import Digests
 from intracast.health import is_online
 from intracast.ingest import utcnow
 from intracast.jobs import Jobs
+from intracast.listen import bind
 from intracast.media import ScreenMedia
 from intracast.reload import Reloader
 from intracast.runtime import Runtime, create_sources, open_runtime
@@ -52,7 +54,10 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stopper(stop, hangup))
     loop.add_signal_handler(signal.SIGHUP, hangup.set)
+    sockets = bind(listen or loaded.config.server.listen)  # first: a busy port stops us before any work
     async with AsyncExitStack() as stack:
+        for sock in sockets:
+            stack.callback(sock.close)
         runtime = await stack.enter_async_context(open_runtime(loaded))
         runtime.metrics.config_loaded.set(time.time())
         cluster = make_cluster(runtime.store, loaded.config.storage.url)
@@ -74,7 +79,8 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
             if (shown := banner(new, base_url)) != banner(reloader.loaded, base_url):
                 out(shown)  # a new screen's URL, another mail server: where the admin looked at start
 
-        reloader = Reloader(loaded, apply, runtime.metrics)
+        await record(runtime.store, loaded, utcnow, cluster.instance)  # for `intracast status` on a broken file
+        reloader = Reloader(loaded, recording(apply, runtime.store, utcnow, cluster.instance), runtime.metrics)
         media = ScreenMedia(lambda: reloader.loaded, runtime.services, lambda: screens.side())
         screens = Screens(loaded, runtime.store, digests.mailing.links, media=media.url, cluster=cluster)
         # Every job is given aware instants (a digest's in each recipient's zone): the scheduler's own
@@ -94,8 +100,8 @@ async def run_daemon(loaded: LoadedConfig, *, listen: str | None = None, out: Ca
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        host, _, port = (listen or loaded.config.server.listen).rpartition(":")
-        await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+        for sock in sockets:
+            await web.SockSite(runner, sock).start()
         stack.push_async_callback(scheduler.shutdown)
         scheduler.start()
         bound_host, bound_port = runner.addresses[0][:2]

@@ -1,13 +1,18 @@
-"""A source's health from its fetch state: pending, healthy, retrying, or degraded.
+"""A source's health from its fetch state: one of `SourceState`.
 
 A source that fails is `retrying` at first: one timeout is no news. Once it
 has been failing for longer than its `degraded_after` (default three
 intervals), it is `degraded`, and screens say how old their news is.
+
+`SourceState` is the one list of states: /healthz, the admin pages and
+`intracast status` say these words, and the README's table lists them (a
+test compares the two, issue 14).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from intracast.store import FetchState
@@ -18,17 +23,27 @@ from sources.registry import SourceOptions
 ONLINE_WITHIN = timedelta(minutes=2)  # a screen without a heartbeat for longer is offline
 
 
+class SourceState(StrEnum):
+    """In the order the overview counts them."""
+
+    HEALTHY = "healthy"  # the last fetch succeeded
+    RETRYING = "retrying"  # failing, for less than `degraded_after`; retried with backoff
+    DEGRADED = "degraded"  # failing for longer than `degraded_after`
+    PENDING = "pending"  # not fetched yet
+
+
 def is_online(beat: Heartbeat | None, now: datetime) -> bool:
     return beat is not None and now - beat.at < ONLINE_WITHIN
 
 
-def source_state(options: SourceOptions, state: FetchState | None, now: datetime) -> str:
+def source_state(options: SourceOptions, state: FetchState | None, now: datetime) -> SourceState:
     if state is None or state.last_attempt is None:
-        return "pending"
+        return SourceState.PENDING
     if state.consecutive_failures == 0:
-        return "healthy"
+        return SourceState.HEALTHY
     failing_since = state.failing_since or state.last_attempt
-    return "degraded" if now - failing_since >= options.degraded_threshold() else "retrying"
+    failing_long = now - failing_since >= options.degraded_threshold()
+    return SourceState.DEGRADED if failing_long else SourceState.RETRYING
 
 
 def source_health(options: SourceOptions, state: FetchState | None, held: int, now: datetime) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from aiohttp import ClientSession, ClientTimeout
 
 from intracast import __version__
 from intracast.config import LoadedConfig
-from intracast.ingest import Ingestor
+from intracast.ingest import Clock, Ingestor, utcnow
 from intracast.metrics import Metrics
 from intracast.store import SqlStore, open_store
 from sources import registry
@@ -56,7 +56,8 @@ def create_sources(loaded: LoadedConfig, services: Services) -> dict[str, Source
 
 
 @asynccontextmanager
-async def open_runtime(loaded: LoadedConfig) -> AsyncIterator[Runtime]:
+async def open_runtime(loaded: LoadedConfig, clock: Clock = utcnow) -> AsyncIterator[Runtime]:
+    """`clock`: what "now" is for fetches (a command's `now`, a test's own)."""
     async with AsyncExitStack() as stack:
         # Migrations run apart: a long-running daemon never holds Alembic in its memory.
         store = await stack.enter_async_context(
@@ -64,4 +65,4 @@ async def open_runtime(loaded: LoadedConfig) -> AsyncIterator[Runtime]:
         )
         services = await stack.enter_async_context(open_services(loaded))
         metrics = Metrics()
-        yield Runtime(loaded, store, metrics, Ingestor(create_sources(loaded, services), store, metrics), services)
+        yield Runtime(loaded, store, metrics, Ingestor(create_sources(loaded, services), store, metrics, clock), services)

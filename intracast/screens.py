@@ -19,7 +19,7 @@ from digest.links import Links
 from intracast import __version__
 from intracast.cluster import Cluster, Solo
 from intracast.config import LoadedConfig
-from intracast.health import source_state
+from intracast.health import SourceState, source_state
 from intracast.ingest import Clock, utcnow
 from intracast.store import SqlStore
 from screens.builds import Builds
@@ -143,8 +143,7 @@ class Screens:
         )
         log.info("screens.override id=%d mode=%s screens=%s until=%s by=%s", override_id, mode,
                  ",".join(screens) or "all", until.isoformat() if until else "-", by)
-        await self.refresh()
-        await self._cluster.announce("overrides")
+        await self._changed_for_all()
         return override_id
 
     async def lift(self, override_id: int, *, by: str) -> bool:
@@ -152,9 +151,27 @@ class Screens:
         lifted = await self._store.lift_override(override_id, by, self._clock())
         if lifted:
             log.info("screens.override_lifted id=%d by=%s", override_id, by)
-            await self.refresh()
-            await self._cluster.announce("overrides")
+            await self._changed_for_all()
         return lifted
+
+    async def hide(self, source: str, guid: str, version: str, *, by: str) -> None:
+        """Take a pinned item off every screen now, while it is this version (its stored content hash)."""
+        await self._store.hide_alert(source, guid, version, by, self._clock())
+        log.info("screens.alert_hidden source=%s guid=%s by=%s", source, guid, by)
+        await self._changed_for_all()
+
+    async def unhide(self, source: str, guid: str, *, by: str) -> bool:
+        """Put a hidden pinned item back on the screens; False when it was not hidden."""
+        shown = await self._store.unhide_alert(source, guid)
+        if shown:
+            log.info("screens.alert_shown source=%s guid=%s by=%s", source, guid, by)
+            await self._changed_for_all()
+        return shown
+
+    async def _changed_for_all(self) -> None:
+        """What is over the screens changed: push it here, and tell the other daemons to push it."""
+        await self.refresh()
+        await self._cluster.announce("overrides")
 
     async def pair(self, code: str, screen_id: str, *, by: str) -> bool:
         """Make the TV that shows `code` (on /screens/pair) screen `screen_id`; False when no TV waits with it."""
@@ -178,7 +195,7 @@ class Screens:
             name: state.last_success
             for name, state in states.items()
             if name in self._sources and state.last_success is not None
-            and source_state(self._sources[name], state, now) == "degraded"
+            and source_state(self._sources[name], state, now) == SourceState.DEGRADED
         }
 
 

@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from screens.config import AgendaBlock, ItemsBlock, PlaylistConfig, ScreenConfig
@@ -46,13 +46,23 @@ class Build:
     slides: int
     links: Mapping[str, tuple[str, str, str]]  # an item slide's QR key -> (source, guid, link)
     expires: datetime | None  # when the first item or alert in it expires: rebuild then
+    alerts: tuple[Slide, ...] = ()  # over the rotation, in the order the player shows them
+    titles: Mapping[str, str] = field(default_factory=dict)  # slide key -> its name, for slides that have one
 
 
 def make_build(body: bytes, slides: list[Slide], alerts: list[Slide]) -> Build:
     links = {qr_key(s.key): (s.data["source"], s.data["guid"], s.data["link"]) for s in slides
              if s.kind == "item" and s.data.get("link")}
     ends = [datetime.fromisoformat(s.data["expires"]) for s in slides + alerts if s.data.get("expires")]
-    return Build(f'"{hashlib.sha256(body).hexdigest()[:32]}"', body, len(slides), links, min(ends, default=None))
+    titles = {s.key: title for s in slides + alerts if (title := slide_title(s))}
+    return Build(f'"{hashlib.sha256(body).hexdigest()[:32]}"', body, len(slides), links, min(ends, default=None),
+                 tuple(alerts), titles)
+
+
+def slide_title(slide: Slide) -> str | None:
+    """What people call a slide (an item's or alert's title, an image's caption, a web page's address);
+    None for the kinds that have no name of their own (clock, agenda, idle)."""
+    return slide.data.get("title") or slide.data.get("caption") or slide.data.get("url") or None
 
 
 class Builds:
@@ -107,7 +117,14 @@ class Builds:
         self._overrides = None
 
     async def get(self, screen_id: str) -> Build:
-        """The current build for a screen (KeyError: no such screen)."""
+        """The current build for a screen, as given to it (KeyError: no such screen)."""
+        build = await self.peek(screen_id)
+        self._etags[screen_id] = build.etag
+        return build
+
+    async def peek(self, screen_id: str) -> Build:
+        """The current build for a screen, for a look at it: not counted as given to the screen, so that
+        `changed` still tells the screen when it differs from what the screen has (KeyError: no such screen)."""
         screen = self._screens[screen_id]
         now = self._clock()
         key = self._key(screen, now, await self._active_overrides(now))
@@ -115,7 +132,6 @@ class Builds:
         if build is None:
             async with self._lock:
                 build = await self._build(key, screen)
-        self._etags[screen_id] = build.etag
         return build
 
     async def changed(self) -> set[str]:

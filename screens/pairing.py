@@ -33,7 +33,7 @@ from jinja2 import FileSystemLoader
 
 from screens.builds import Builds
 from screens.i18n import LOCALES, jinja_environment
-from screens.player import StaticFile, serve
+from screens.player import ICON, PAIR_PATH, StaticFile, serve
 from screens.render import TEMPLATES
 from screens.store import PairingStore
 from screens.web import hand_over
@@ -45,13 +45,13 @@ LENGTH = 6
 MINUTES = 15  # a code's life
 LIFETIME = timedelta(minutes=MINUTES)
 COOKIE = "intracast_pairing"
-PATH = "/screens/pair"
+PATH = PAIR_PATH
 POLL_SECONDS = 3
 BUSY_RETRY_SECONDS = 60  # a TV refused a code asks again after this, by itself
 TRIES = 5  # new codes drawn before giving up; one collides about once in 10^9
 NEW_CODES = 20  # per client address per LIFETIME: a TV makes one per LIFETIME; an office may set up many at once
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; base-uri 'none'; "
-       "form-action 'none'; frame-ancestors 'none'")
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 STATIC = Path(__file__).parent / "static"
 _SEPARATORS = re.compile(r"[\s-]+")
 
@@ -101,7 +101,7 @@ def add_pairing_routes(app: web.Application, *, builds: Builds, store: PairingSt
 
     `locale()`: the pages' language, asked per request (a config reload may change it)."""
     quota = quota or Quota()
-    files = {name: StaticFile.read(STATIC / name) for name in ("pair.css", "pair.js")}
+    files = {name: StaticFile.read(STATIC / name) for name in ("pair.css", "pair.js", ICON)}
     environments = {language: jinja_environment(FileSystemLoader(TEMPLATES), language) for language in LOCALES}
 
     def render(template: str, status: int = 200, **context: object) -> web.Response:
@@ -155,7 +155,8 @@ def add_pairing_routes(app: web.Application, *, builds: Builds, store: PairingSt
 
     app.router.add_get(PATH, page)
     app.router.add_get(f"{PATH}/status", status)
-    app.router.add_get(f"{PATH}/{{name:pair\\.css|pair\\.js}}", static)
+    names = "|".join(re.escape(name) for name in files)
+    app.router.add_get(f"{PATH}/{{name:{names}}}", static)
 
 
 async def _new_code(store: PairingStore, now: datetime) -> tuple[str, str]:

@@ -18,6 +18,11 @@
   cannot hand an upgraded page last version's script.
 - `GET /screens/sw.js`: the service worker that keeps a reload during an
   outage working (where the browser allows one: HTTPS or localhost).
+- Without the screen's token the page is a 403 the TV shows across a room
+  (`denied.html`, issue 14): large type in viewport units, white on near
+  black, and the address of the pairing page, `/screens/pair`.
+- Every page declares its icon (`icon.svg`), so that the browser does not ask
+  for /favicon.ico, which nothing serves.
 """
 
 from __future__ import annotations
@@ -37,15 +42,17 @@ from screens.builds import Builds
 from screens.config import ScreenConfig
 from screens.i18n import LOCALES, jinja_environment
 from screens.render import STYLESHEET, TEMPLATES
-from screens.web import authorise, screen_or_404
+from screens.web import ScreenForbidden, authorise, screen_or_404
 
 STATIC = Path(__file__).parent / "static"
+ICON = "icon.svg"
+PAIR_PATH = "/screens/pair"  # screens/pairing.py's page, which imports this module
 HEARTBEAT_SECONDS = 30
 _HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 # `<`, `>` and `&` as JSON escapes: JSON has them only inside strings, where
 # `\u003c` means the same, and without them nothing can end the script element.
 _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
-_CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript"}
+_CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
 
 @dataclass(frozen=True)
@@ -98,9 +105,12 @@ class PlayerPage:
             "slides.css": StaticFile.read(STYLESHEET),
             "player.css": StaticFile.read(STATIC / "player.css"),
             "player.js": StaticFile.read(STATIC / "player.js"),
+            "denied.css": StaticFile.read(STATIC / "denied.css"),
+            ICON: StaticFile.read(STATIC / ICON),
         }
-        self._templates = {language: jinja_environment(FileSystemLoader(TEMPLATES), language).get_template("player.html")
-                           for language in LOCALES}
+        environments = {language: jinja_environment(FileSystemLoader(TEMPLATES), language) for language in LOCALES}
+        self._templates = {language: env.get_template("player.html") for language, env in environments.items()}
+        self._denied = {language: env.get_template("denied.html") for language, env in environments.items()}
 
     async def page(self, screen: ScreenConfig, *, base: str | None = None, preview: bool = False) -> web.Response:
         """The page; `base` is where its playlist, theme and QR codes are (the screen's own URL by default).
@@ -116,19 +126,26 @@ class PlayerPage:
             preview=preview,
             version=self._version,
             heartbeat=HEARTBEAT_SECONDS,
-            files={name: f"/screens/static/{name}?v={file.tag}" for name, file in self.files.items()},
+            files=self.links(),
             theme=f"theme.css?v={hashlib.sha256(self._theme(screen).encode()).hexdigest()[:12]}",
             playlist=script_json(build.body),
             etag=build.etag,
             generated=round(time.time() * 1000),  # ms, as the player's clock counts; for playlist_age
         )
-        headers = {
-            "Content-Security-Policy": content_security_policy(self._frame_hosts(screen)),
-            "Cache-Control": "no-cache",
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-        }
-        return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
+        return _html(html, content_security_policy(self._frame_hosts(screen)))
+
+    def denied(self, request: web.Request, refused: ScreenForbidden) -> web.Response:
+        """The 403 a TV shows when it lacks the screen's token: what happened, and the way to pairing."""
+        locale = self._locale()
+        html = self._denied[locale].render(locale=locale, screen=refused.screen, reason=refused.refusal,
+                                           files=self.links(), host=request.host, pair_path=PAIR_PATH)
+        response = _html(html, content_security_policy([]), status=403)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def links(self) -> dict[str, str]:
+        """The static files' URLs, each with its content's tag."""
+        return {name: f"/screens/static/{name}?v={file.tag}" for name, file in self.files.items()}
 
     def theme(self, screen: ScreenConfig) -> web.Response:
         headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
@@ -142,7 +159,10 @@ def add_player_routes(app: web.Application, player: PlayerPage) -> None:
 
     async def page(request: web.Request) -> web.Response:
         screen = screen_or_404(builds, request)
-        authorise(request, screen)
+        try:
+            authorise(request, screen)
+        except ScreenForbidden as refused:
+            return player.denied(request, refused)
         return await player.page(screen)
 
     async def theme_css(request: web.Request) -> web.Response:
@@ -161,6 +181,12 @@ def add_player_routes(app: web.Application, player: PlayerPage) -> None:
     app.router.add_get(f"/screens/static/{{name:{names}}}", static)
     app.router.add_get("/screens/{id:[a-z0-9][a-z0-9_-]*}", page)
     app.router.add_get("/screens/{id:[a-z0-9][a-z0-9_-]*}/theme.css", theme_css)
+
+
+def _html(html: str, policy: str, status: int = 200) -> web.Response:
+    headers = {"Content-Security-Policy": policy, "Cache-Control": "no-cache", "Referrer-Policy": "no-referrer",
+               "X-Content-Type-Options": "nosniff"}
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=headers)
 
 
 def serve(request: web.Request, file: StaticFile) -> web.Response:

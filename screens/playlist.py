@@ -105,7 +105,17 @@ def pick_alerts(pinned: Iterable[Item], screen: ScreenConfig, now: datetime) -> 
     groups = set(screen.audience)
     shown = sorted((item for item in pinned if item.pinned and _for_screen(item, groups, now)),
                    key=lambda item: (not item.takeover, _age(item, now), item.source, item.guid))
-    return [Slide("alert", DEFAULT_DURATION, item.as_json(), f"alert:{item.source}:{item.guid}") for item in shown]
+    return [Slide("alert", DEFAULT_DURATION, item.as_json(), alert_key(item)) for item in shown]
+
+
+def alert_key(item: Item) -> str:
+    """The key of a pinned item's alert slide."""
+    return f"alert:{item.source}:{item.guid}"
+
+
+def override_key(override: Override) -> str:
+    """The key of an override's alert slide."""
+    return f"override:{override.id}"
 
 
 def override_alerts(overrides: Iterable[Override]) -> list[Slide]:
@@ -115,7 +125,7 @@ def override_alerts(overrides: Iterable[Override]) -> list[Slide]:
         Slide("alert", DEFAULT_DURATION,
               {"title": o.title, "summary": o.text, "takeover": o.mode == "takeover",
                "expires": o.until.isoformat() if o.until else None},
-              f"override:{o.id}")
+              override_key(o))
         for o in ordered
     ]
 

@@ -50,7 +50,8 @@ class PlaylistStore(Protocol):
         ...
 
     async def list_pinned(self, now: datetime) -> list[Item]:
-        """Current pinned items of every source: the alerts over the screens' rotation."""
+        """Current pinned items of every source: the alerts over the screens' rotation. An item an admin
+        hid from the screens is left out until it changes."""
         ...
 
     async def active_overrides(self, now: datetime) -> list[Override]:

@@ -4,9 +4,10 @@ Token (issue 6, "The player"): a screen's URL carries `?token=` once; a GET
 with the right token answers 303 to the same URL without it, setting an
 HttpOnly, SameSite=Strict cookie scoped to `/screens/{id}`, so the secret
 leaves the address bar and the history. Later requests send the cookie. A
-missing or wrong token is 403 with a plain page naming the screen and
-saying how to get a token; an unknown screen id is 404. The player page
-(`GET /screens/{id}`, screens/player.py) calls `authorise` too; pairing
+missing or wrong token is 403 (`ScreenForbidden`) with a plain text naming
+the screen and saying how to get a token; an unknown screen id is 404. The
+player page (`GET /screens/{id}`, screens/player.py) calls `authorise` too,
+and shows the TV a 403 page of its own, legible across a room; pairing
 (screens/pairing.py) gives a TV the same cookie through `hand_over`.
 
 Screens are looked up in `Builds`, which holds the current config, so a
@@ -70,15 +71,15 @@ def authorise(request: web.Request, screen: ScreenConfig) -> None:
     if given is not None and request.method in ("GET", "HEAD"):
         if not _same(given, screen.token):
             log.warning("screen.denied screen=%s reason=wrong-url-token", screen.id)
-            raise _forbidden(screen, "The token in the address is not this screen's token.")
+            raise ScreenForbidden(screen, "wrong-url-token")
         clean = request.rel_url.with_query([(k, v) for k, v in request.query.items() if k != "token"])
         raise hand_over(request, screen, str(clean))
     cookie = request.cookies.get(COOKIE)
     if cookie is None:
-        raise _forbidden(screen, "This request carries no token.")
+        raise ScreenForbidden(screen, "no-token")
     if not _same(cookie, screen.token):
         log.warning("screen.denied screen=%s reason=wrong-cookie", screen.id)
-        raise _forbidden(screen, "The token this browser kept is no longer this screen's token.")
+        raise ScreenForbidden(screen, "wrong-cookie")
 
 
 def hand_over(request: web.Request, screen: ScreenConfig, location: str) -> web.HTTPSeeOther:
@@ -126,16 +127,28 @@ def _same(given: str, token: str) -> bool:
     return hmac.compare_digest(given.encode(), token.encode())
 
 
-def _forbidden(screen: ScreenConfig, why: str) -> web.HTTPForbidden:
-    text = (
-        f"403: screen {screen.id!r} needs its token.\n\n"
-        f"{why}\n\n"
-        f"Open this screen once as /screens/{screen.id}?token=... with the token from the\n"
-        f"intranet admin: it is the `token` of screen {screen.id!r} in intracast's config\n"
-        f"(usually an environment variable such as SCREEN_{screen.id.upper().replace('-', '_')}_TOKEN).\n"
-        f"The browser then keeps it, and the address no longer shows it.\n"
-    )
-    return web.HTTPForbidden(text=text, headers={"Cache-Control": "no-store"})
+class ScreenForbidden(web.HTTPForbidden):
+    """A request without the screen's token: 403 in plain text, for whoever scripts against the routes.
+    The player page shows the TV a page of its own instead, from `refusal` (screens/player.py)."""
+
+    WHY = {
+        "wrong-url-token": "The token in the address is not this screen's token.",
+        "no-token": "This request carries no token.",
+        "wrong-cookie": "The token this browser kept is no longer this screen's token.",
+    }
+
+    def __init__(self, screen: ScreenConfig, reason: str):
+        text = (
+            f"403: screen {screen.id!r} needs its token.\n\n"
+            f"{self.WHY[reason]}\n\n"
+            f"Open /screens/pair on the TV and type the code it shows on the admin's Screens page, or open\n"
+            f"this screen once as /screens/{screen.id}?token=... with the token from the intranet admin:\n"
+            f"it is the `token` of screen {screen.id!r} in intracast's config (usually an environment\n"
+            f"variable such as SCREEN_{screen.id.upper().replace('-', '_')}_TOKEN).\n"
+            f"The browser then keeps it, and the address no longer shows it.\n"
+        )
+        super().__init__(text=text, headers={"Cache-Control": "no-store"})
+        self.screen, self.refusal = screen, reason
 
 
 def add_screen_routes(

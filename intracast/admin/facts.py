@@ -13,11 +13,11 @@ from pathlib import Path
 
 from intracast import __version__
 from intracast.config import Config
-from intracast.health import is_online, source_state
+from intracast.health import SourceState, is_online, source_state
 from intracast.store import SqlStore
 from intracast.store.admin import OutboxTally
 
-SOURCE_STATES = ("healthy", "retrying", "degraded", "pending")
+SOURCE_STATES = tuple(SourceState)
 
 
 @dataclass(frozen=True)

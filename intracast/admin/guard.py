@@ -26,7 +26,7 @@ from intracast.admin.site import SESSION, SITE, Handler
 log = logging.getLogger(__name__)
 
 # Reachable without logging in.
-PUBLIC = frozenset({"admin.login_form", "admin.login", "admin.static"})
+PUBLIC = frozenset({"admin.login_form", "admin.login", "admin.static", "admin.icon"})
 
 
 @web.middleware

@@ -8,20 +8,23 @@ its token once; the token shows only when asked for.
 
 An override puts a message over the rotation of the chosen screens (none
 chosen: all) until it is lifted or until its end, typed in the intranet's
-time zone; `Screens.override` pushes it to the screens at once.
+time zone; `Screens.override` pushes it to the screens at once. The page
+lists every alert over the screens, overrides and pinned items alike
+(intracast/admin/screen_alerts.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 from aiohttp import hdrs, web
 
-from intracast.admin import screen_pairing, screen_preview
+from intracast.admin import screen_alerts, screen_pairing, screen_preview
+from intracast.admin.screen_alerts import screens_pipeline, shown_alerts
 from intracast.health import is_online
 from intracast.admin.i18n import N_
 from intracast.admin.render import FRAMING_CSP
@@ -42,12 +45,24 @@ class ScreenView:
     beat: Heartbeat | None
     online: bool
     link: str  # its page, without the token
+    titles: Mapping[str, str] = field(default_factory=dict)  # the names of its current slides, by key
 
     @property
     def playlist_age(self) -> timedelta | None:
-        """How old the playlist the player last had was, as it said in its heartbeat."""
-        age = self.beat.playlist_age if self.beat else None
+        """How old the playlist the player last had was, as it said in its heartbeat; None when unknown,
+        as it is once the screen is offline (its last word says nothing about what it has now)."""
+        age = self.beat.playlist_age if self.beat and self.online else None
         return timedelta(seconds=age) if age is not None else None
+
+    @property
+    def slide_title(self) -> str | None:
+        """The name of the slide it said it shows, when its current playlist has that slide."""
+        return self.titles.get(self.beat.slide) if self.beat and self.beat.slide else None
+
+    @property
+    def slide_kind(self) -> str:
+        """What kind of slide it said it shows (item, clock, ...): the first part of the slide's key."""
+        return (self.beat.slide or "").split(":", 1)[0] if self.beat else ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,7 @@ def mount(site: Site) -> None:
     site.page("/screens", "admin.screens", N_("Screens"), screens_page)
     site.route(hdrs.METH_POST, "/screens/overrides", "admin.override", override)
     site.route(hdrs.METH_POST, r"/screens/overrides/{id:\d+}/lift", "admin.lift", lift)
+    screen_alerts.mount(site)
     screen_pairing.mount(site)
     screen_preview.mount(site)
 
@@ -87,7 +103,7 @@ async def override(request: web.Request) -> web.Response:
     problems = _problems(form, {s.id for s in config.screens}) + ([problem] if problem else [])
     if problems:
         return await _page(request, form, problems, status=400)
-    override_id = await _screens(site).override(
+    override_id = await screens_pipeline(site).override(
         form.title, form.text, mode=cast(Literal["banner", "takeover"], form.mode), screens=list(form.screens),
         until=until, by=site.user(request),
     )
@@ -97,7 +113,7 @@ async def override(request: web.Request) -> web.Response:
 
 async def lift(request: web.Request) -> web.Response:
     site, override_id = request.app[SITE], int(request.match_info["id"])
-    lifted = await _screens(site).lift(override_id, by=site.user(request))
+    lifted = await screens_pipeline(site).lift(override_id, by=site.user(request))
     site.audit(request, "lift", str(override_id))
     kind = "screens_override_lifted" if lifted else "screens_override_gone"
     return site.redirect(request, site.url("admin.screens"), kind=kind)
@@ -130,24 +146,21 @@ def _problems(form: OverrideForm, screen_ids: set[str]) -> list[str]:
 async def _page(request: web.Request, form: OverrideForm, problems: Sequence[str] = (), status: int = 200
                 ) -> web.Response:
     site = request.app[SITE]
-    admin, screens = site.admin, _screens(site)
+    admin, screens = site.admin, screens_pipeline(site)
     config, now = admin.loaded.config, admin.clock()
     beats = await admin.store.last_heartbeats()
-    views = [_view(screens, screen, beats.get(screen.id), now) for screen in config.screens]
+    views = [await _view(screens, screen, beats.get(screen.id), now) for screen in config.screens]
     return site.render(
         request, "screens.html", status=status, csp=FRAMING_CSP, screens=views, now=now,
-        overrides=await admin.store.active_overrides(now), names={s.id: s.name for s in config.screens},
+        alerts=await shown_alerts(screens, admin.store, config, now), hidden=await admin.store.hidden_alerts(now),
         form=form, problems=problems, modes=MODES, max_title=MAX_TITLE, max_text=MAX_TEXT,
         public_url=screens.public_url, earliest=now.astimezone(config.intranet.timezone).strftime(LOCAL_MINUTE),
     )
 
 
-def _view(screens: Screens, screen: ScreenConfig, beat: Heartbeat | None, now: datetime) -> ScreenView:
+async def _view(screens: Screens, screen: ScreenConfig, beat: Heartbeat | None, now: datetime) -> ScreenView:
     link = f"{screens.public_url}/screens/{screen.id}"
-    return ScreenView(screen, beat, is_online(beat, now), link)
+    titles = (await screens.builds.peek(screen.id)).titles
+    return ScreenView(screen, beat, is_online(beat, now), link, titles)
 
 
-def _screens(site: Site) -> Screens:
-    screens = site.admin.screens
-    assert screens is not None, "the Screens page is mounted only with the screens pipeline"
-    return screens

@@ -30,6 +30,7 @@ from intracast.admin.context import Admin
 from intracast.admin.render import CSP, HEADERS, environments
 from intracast.admin.seal import Seal
 from intracast.admin.sessions import PATH, Session, Sessions
+from screens import player
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
@@ -37,6 +38,7 @@ Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 FLASH = "intracast_admin_flash"
 FLASH_SECONDS = 60
 STYLESHEET = Path(__file__).parent / "static" / "admin.css"
+ICON = player.STATIC / player.ICON  # one icon for every page intracast serves
 SESSION = web.RequestKey("admin.session", Session | None)  # type: ignore[arg-type]
 
 
@@ -56,6 +58,8 @@ class Site:
         self._environments = environments()
         self.stylesheet = STYLESHEET.read_bytes()
         self.stylesheet_tag = hashlib.sha256(self.stylesheet).hexdigest()[:12]
+        self.icon = ICON.read_bytes()
+        self.icon_tag = hashlib.sha256(self.icon).hexdigest()[:12]
 
     def page(self, path: str, name: str, title: str, handler: Handler) -> None:
         """A page in the nav; `title` an English msgid (marked with `N_`)."""
@@ -98,7 +102,8 @@ class Site:
             locale=locale, zone=config.intranet.timezone, intranet=config.intranet.name, version=__version__,
             nav=self.nav, current=request.match_info.route.name or "", flash=flash, url=self.url,
             user=session.user if session else None, csrf=session.csrf_token if session else "",
-            stylesheet=f"{self.url('admin.static')}?v={self.stylesheet_tag}", **context,
+            stylesheet=f"{self.url('admin.static')}?v={self.stylesheet_tag}",
+            icon=f"{self.url('admin.icon')}?v={self.icon_tag}", **context,
         )
         response = web.Response(text=html, status=status, content_type="text/html")
         response.headers.update(HEADERS | {"Content-Security-Policy": csp, hdrs.VARY: hdrs.ACCEPT_LANGUAGE})

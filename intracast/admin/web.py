@@ -10,7 +10,7 @@
                                      POST /admin/screens/pair (a TV's code);  only with the screens pipeline
     GET  /admin/outbox               outbox;   GET /admin/outbox/{id}: one message, as sent
     GET  /admin/recipients           search;   POST /admin/recipients/resubscribe (with a reason)
-    GET, POST /admin/login;  POST /admin/logout;  GET /admin/static/admin.css
+    GET, POST /admin/login;  POST /admin/logout;  GET /admin/static/admin.css, icon.svg
 
 A page of its own (digests, screens) is a module with `mount(site)`, put in
 `PAGES` where it belongs in the nav.
@@ -35,6 +35,7 @@ def add_admin_routes(app: web.Application, admin: Admin) -> None:
         page.mount(site)
     login.mount(site)
     site.route(hdrs.METH_GET, "/static/admin.css", "admin.static", stylesheet)
+    site.route(hdrs.METH_GET, "/static/icon.svg", "admin.icon", icon)
     site.route(hdrs.METH_GET, "", "admin.root", root)  # /admin, without the slash
     app.add_subapp(PREFIX, site.app)
 
@@ -44,7 +45,15 @@ async def root(request: web.Request) -> web.Response:
 
 
 async def stylesheet(request: web.Request) -> web.Response:
-    site = request.app[SITE]
+    return _versioned(request.app[SITE].stylesheet, "text/css")
+
+
+async def icon(request: web.Request) -> web.Response:
+    """The screens' icon, declared by every page so that browsers do not ask for a /favicon.ico."""
+    return _versioned(request.app[SITE].icon, "image/svg+xml")
+
+
+def _versioned(body: bytes, content_type: str) -> web.Response:
     # Versioned by its hash in the pages' link, so it may be cached for good.
     headers = {hdrs.CACHE_CONTROL: "public, max-age=31536000, immutable"}
-    return web.Response(body=site.stylesheet, content_type="text/css", charset="utf-8", headers=headers)
+    return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)

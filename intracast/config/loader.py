@@ -21,6 +21,7 @@ class LoadedConfig:
     config: Config
     path: Path
     warnings: list[Problem]
+    text: str = ""  # as read, before ${...}: what the daemon records as the config in force
 
     @property
     def base_dir(self) -> Path:
@@ -40,6 +41,13 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfi
         raise ConfigError([Problem(file, 1, 1, "(file)", f"cannot read the config: {e.strerror or e}")]) from e
     except UnicodeDecodeError as e:
         raise ConfigError([Problem(file, 1, 1, "(file)", f"not UTF-8 text ({e.reason} at byte {e.start})")]) from e
+    return load_text(text, path, env)
+
+
+def load_text(text: str, path: Path, env: Mapping[str, str] | None = None, *, file: str | None = None
+              ) -> LoadedConfig:
+    """Parse and validate config text as if read from `path`; problems name `file` (default: the path)."""
+    file = file or str(path)
     doc = parse(text, file, os.environ if env is None else env)
     problems = list(doc.problems)
     config = None
@@ -52,4 +60,4 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfi
         problems.extend(check_references(doc))
     if config is None or any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
-    return LoadedConfig(config, path, problems)
+    return LoadedConfig(config, path, problems, text)

@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intracast.store.base import StoreBase
+from intracast.store.schema import hidden_alerts
 from intracast.store.schema import items as item_table
 from digest.store import Candidate
 from sources.item import Item
@@ -102,7 +103,9 @@ class ItemsMixin(StoreBase):
 
 
     async def list_pinned(self, now: datetime) -> list[Item]:
-        query = select(*ITEM_COLUMNS).where(_current(now), item_table.c.pinned).order_by(*NEWEST_FIRST)
+        """Current pinned items, but those an admin hid from the screens as they are now."""
+        shown = ~exists().where(hides_this_version())
+        query = select(*ITEM_COLUMNS).where(_current(now), item_table.c.pinned, shown).order_by(*NEWEST_FIRST)
         async with self._begin() as conn:
             return [_item(row) for row in await conn.execute(query.limit(MAX_PINNED))]
 
@@ -177,6 +180,12 @@ async def _matching_ids(
     rows = await conn.execute(query)
     matches = (row.id for row in rows if row.source in sources or tags.intersection(row.tags))
     return list(islice(matches, limit))
+
+
+def hides_this_version() -> ColumnElement[bool]:
+    """A `hidden_alerts` row for the item as it is now (intracast/store/hidden_alerts.py)."""
+    return and_(hidden_alerts.c.source == item_table.c.source, hidden_alerts.c.guid == item_table.c.guid,
+                hidden_alerts.c.content_hash == item_table.c.content_hash)
 
 
 def _current(now: datetime) -> ColumnElement[bool]:

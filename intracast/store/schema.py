@@ -277,3 +277,27 @@ job_claims = Table(
     Column("instance", Text, nullable=False),
     Column("claimed_at", UtcDateTime, nullable=False),
 )
+
+# The config a daemon runs on, by the config file's path (intracast/config_in_force.py): `intracast status`
+# shows it while the file itself is broken. Daemons sharing a config file share its row; the last load wins.
+config_in_force = Table(
+    "config_in_force",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("text", Text, nullable=False),  # as read, before ${...} are substituted: no secret from the environment
+    Column("loaded_at", UtcDateTime, nullable=False),
+    Column("instance", Text, nullable=False),
+)
+
+# A pinned item an admin hid from the screens (intracast/store/hidden_alerts.py), as it was when hidden:
+# while the item's content hash is still this one, no screen shows it; once it changes, it shows again.
+hidden_alerts = Table(
+    "hidden_alerts",
+    metadata,
+    Column("source", String, nullable=False),
+    Column("guid", String, nullable=False),
+    Column("content_hash", String, nullable=False),
+    Column("hidden_at", UtcDateTime, nullable=False),
+    Column("hidden_by", Text, nullable=False),
+    PrimaryKeyConstraint("source", "guid"),
+)

@@ -25,9 +25,11 @@ from sqlalchemy import select
 from intracast.store.admin import AdminMixin
 from intracast.store.clicks import ClicksMixin
 from intracast.store.cluster import ClusterMixin
+from intracast.store.config_in_force import ConfigInForceMixin
 from intracast.store.digests import DigestsMixin
 from intracast.store.engine import create_engine, describe
 from intracast.store.fetch_state import FetchStateMixin
+from intracast.store.hidden_alerts import HiddenAlertsMixin
 from intracast.store.heartbeats import HeartbeatsMixin
 from intracast.store.items import ItemsMixin
 from intracast.store.migrate import check_version, upgrade
@@ -41,7 +43,7 @@ log = logging.getLogger(__name__)
 
 class SqlStore(
     ItemsMixin, FetchStateMixin, RecipientsMixin, OutboxMixin, DigestsMixin, ClicksMixin, HeartbeatsMixin,
-    OverridesMixin, PairingMixin, AdminMixin, ClusterMixin,
+    OverridesMixin, PairingMixin, AdminMixin, ClusterMixin, ConfigInForceMixin, HiddenAlertsMixin,
 ):
     """The store; implements `digest.store.DeliveryStore`, `screens.store.PlaylistStore` and `PairingStore`.
 

@@ -285,9 +285,8 @@ def watch(page: Page) -> Watched:
         await d.dismiss()  # a dialog left open would freeze the page
 
     def console(message: ConsoleMessage) -> None:
-        # The browser asks for /favicon.ico on its own; a TV shows no tab, so its 404 is nobody's concern.
         url = message.location.get("url", "")
-        if message.type != "error" or url.endswith("/favicon.ico"):
+        if message.type != "error":
             return
         if message.text.startswith("Failed to load resource"):
             watched.failed_loads.append(f"{url}: {message.text}")

@@ -104,12 +104,21 @@ async def test_a_url_token_becomes_an_httponly_cookie_and_the_page_loads(client:
     assert TOKEN not in page
 
 
-@pytest.mark.parametrize("token", [None, "lobby-secret-token"])
-async def test_no_token_or_a_wrong_one_is_403(client: TestClient, token: str | None) -> None:
+@pytest.mark.parametrize(("token", "why"), [
+    (None, "Deze tv heeft geen token voor dit scherm."),
+    ("lobby-secret-token", "Het token in het adres is niet het token van dit scherm."),
+])
+async def test_no_token_or_a_wrong_one_is_403_sending_the_tv_to_pairing(client: TestClient, token: str | None,
+                                                                       why: str) -> None:
     params = {"token": token} if token else {}
     async with client.get("/screens/kantine", params=params, allow_redirects=False) as response:
-        assert response.status == 403
-        assert "'kantine'" in await response.text()
+        assert (response.status, response.content_type) == (403, "text/html")
+        assert response.headers["Content-Security-Policy"] == content_security_policy([])
+        page = await response.text()
+    assert "<h1>Kantine is nog niet ingesteld</h1>" in page and f'<p class="why">{why}</p>' in page
+    host = client.make_url("/").authority
+    assert f'<a href="/screens/pair">{host}<wbr>/screens/pair</a>' in page
+    assert TOKEN not in page and "lobby-secret-token" not in page
     async with client.get("/screens/kantine/theme.css", allow_redirects=False) as response:
         assert response.status == 403
 

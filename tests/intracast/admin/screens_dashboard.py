@@ -25,6 +25,7 @@ from intracast.screens import Screens
 from tests.intracast.admin.conftest import SECRET, Client, Clock, Dashboard, Feed, password_hash, write_config
 
 SCREEN_TOKEN = "a-screen-token-of-length"  # both screens', from write_config
+CLOCK_ONLY = "[{type: clock}]"  # write_config's playlist
 
 
 @dataclass
@@ -61,9 +62,12 @@ async def screens_app(config: Path, clock: Callable[[], datetime]) -> AsyncItera
 
 
 async def open_screens_dashboard(tmp_path: Path, aiohttp_client: AiohttpClient, feed: tuple[Feed, TestServer],
-                                 clock: Clock) -> AsyncIterator[ScreensDashboard]:
+                                 clock: Clock, *, blocks: str = CLOCK_ONLY) -> AsyncIterator[ScreensDashboard]:
+    """`blocks`: the screens' playlist's, as YAML (a clock alone, unless given)."""
     feeds, server = feed
-    async with screens_app(write_config(tmp_path, str(server.make_url("")).rstrip("/")), clock) as (app, admin):
+    config = write_config(tmp_path, str(server.make_url("")).rstrip("/"))
+    config.write_text(config.read_text(encoding="utf-8").replace(f"blocks: {CLOCK_ONLY}", f"blocks: {blocks}"))
+    async with screens_app(config, clock) as (app, admin):
         assert admin.screens is not None
         client = await aiohttp_client(app, headers={"Accept-Language": "en"})
         yield ScreensDashboard(Dashboard(client, admin, admin.store, clock, feeds), admin.screens, aiohttp_client)
