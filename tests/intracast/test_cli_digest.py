@@ -6,6 +6,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from intracast.ingest import utcnow
 from intracast.store import open_store
 from tests.intracast.test_cli import intracast
@@ -24,6 +26,7 @@ def unsubscribe(config: Path, email: str) -> None:
     asyncio.run(store_it())
 
 
+@pytest.mark.clock
 def test_a_dry_run_says_would_queue_and_queues_nothing(demo_config: Path) -> None:
     config = ["-c", str(demo_config)]
     assert intracast(*config, "fetch", "--store").returncode == 0
@@ -34,6 +37,7 @@ def test_a_dry_run_says_would_queue_and_queues_nothing(demo_config: Path) -> Non
     assert sent.stdout.splitlines()[0] == "daily: 2 queued", "the dry run left both windows open"
 
 
+@pytest.mark.clock
 def test_preview_for_an_unsubscribed_person_says_they_do_not_get_it(demo_config: Path) -> None:
     config = ["-c", str(demo_config)]
     assert intracast(*config, "fetch", "--store").returncode == 0
